@@ -1,0 +1,55 @@
+# Event Loop IO: two commands do all the set-up.
+#   make lab    create .venv, install, open JupyterLab on the course
+#   make test   create .venv if needed, run every test and every notebook
+# Remote box or no browser:  make lab ARGS="--no-browser --port=8888"
+# (JUPYTER_PORT, JUPYTER_TOKEN and other JUPYTER_* settings are respected.)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
+
+.PHONY: lab test install notebooks exercises serve bench lint clean help
+
+help:
+	@echo "make lab         open the course in JupyterLab (creates .venv on first use)"
+	@echo "make test        run every test and every notebook, as CI does"
+	@echo "make serve       run the post's UDP time (14000) and echo (15000) servers"
+	@echo "make notebooks   re-execute the notebooks and save their outputs (maintainers)"
+	@echo "make exercises   regenerate exercises/ from solutions/ (maintainers)"
+	@echo "make bench       run the benchmarks (a few minutes; make bench ARGS=--quick for seconds)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00-start-here.ipynb $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python tools/make_exercises.py --check
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks solutions $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb solutions/*.ipynb
+
+exercises: $(STAMP)
+	$(BIN)/python tools/make_exercises.py
+
+serve: $(STAMP)
+	$(BIN)/python -m eventloop serve $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

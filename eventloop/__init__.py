@@ -1,0 +1,38 @@
+"""eventloop: an event loop built step by step, one module per chapter.
+
+The stages, in course order (each grows from the one before it):
+
+    blocking        01  blocking UDP/TCP echo servers; a thread per client
+    nonblocking     02  setblocking(False), EAGAIN, a busy polling loop
+    select_loop     03  select(): wait for readiness instead of polling
+    handlers        04  the post's EventHandler and event_loop, its bugs fixed
+    udp             04  the post's UDP time and echo servers
+    tcp             05  TCP connections: accept, partial sends, EOF, backpressure
+    framing         06  lines and length prefixes on a byte stream
+    timers          07  call_later on a heap; select's timeout = next deadline
+    threads         08  a thread pool and a self-pipe wake-up
+    selectors_loop  09  poll/epoll via selectors, persistent registration
+
+Seeing and checking what the loop did:
+
+    recorder        every stage can record its iterations as plain data
+    timeline        draws a recording with matplotlib
+    explorer        an ipywidgets slider over a recording's iterations
+    checks          exercise checks that print a verdict and a hint
+
+From a terminal: ``python -m eventloop --help``.
+"""
+
+from eventloop.handlers import EventHandler, StopLoop, event_loop
+from eventloop.recorder import Recorder
+from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
+
+__all__ = [
+    "EventHandler",
+    "Recorder",
+    "StopLoop",
+    "UDPEchoServer",
+    "UDPServer",
+    "UDPTimeServer",
+    "event_loop",
+]

@@ -1,0 +1,142 @@
+"""Checks for the exercises: a clear verdict and a hint, never a wall of traceback.
+
+Each chapter has a module here (``eventloop.checks.ch03`` for chapter 03) with
+one function per exercise, e.g. ``check_3_2(candidate)``. A check cell in an
+exercise notebook calls it right after the learner's code. Every check prints
+exactly one verdict line, in one of three forms, which ``python -m eventloop
+grade`` reads back from the executed notebook::
+
+    ✓ Exercise 3.2 passed
+    ✗ Exercise 3.2 failed: <what is wrong>
+    ○ Exercise 3.2 not attempted yet: <how to start>
+
+A failure adds indented ``expected:``, ``got:`` and ``hint:`` lines. A check
+function itself never raises: it returns ``True`` when the exercise passed.
+
+Writing a check: put the test in a function that raises ``CheckFailed`` with
+the problem, what was expected, what came back and a hint, and pass it to
+``verdict``. Real sockets on ``127.0.0.1``, port 0, closed in ``finally``;
+``verdict`` stops any check that runs longer than ``time_limit`` seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+PASSED = "✓"
+FAILED = "✗"
+NOT_ATTEMPTED = "○"
+
+VERDICT_LINE = re.compile(
+    r"^(?P<mark>[✓✗○]) Exercise (?P<exercise>\d+\.\d+) "
+    r"(?P<status>passed|failed|not attempted yet)(?::\s*(?P<reason>.*))?$"
+)
+"""How ``grade`` recognises a verdict line in a notebook's output."""
+
+
+class CheckFailed(Exception):
+    """The learner's answer is wrong: say what, what was expected, and a hint."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        expected: object = None,
+        got: object = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+
+
+class CheckTimedOut(Exception):
+    """The learner's code ran longer than the check allows."""
+
+
+def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.0) -> bool:
+    """Run ``check`` and print one verdict line for ``exercise`` (e.g. ``"3.2"``).
+
+    ``NotImplementedError`` (the exercise stub) means "not attempted yet";
+    ``CheckFailed`` means a wrong answer; any other exception is reported as
+    the learner's code raising it, with the line where it happened.
+    """
+    try:
+        with time_limit_of(time_limit):
+            check()
+    except NotImplementedError:
+        print(
+            f"{NOT_ATTEMPTED} Exercise {exercise} not attempted yet: replace "
+            f"`raise NotImplementedError(...)` in the exercise cell with your code, run that "
+            f"cell, then run this one again."
+        )
+        return False
+    except CheckFailed as failure:
+        print(f"{FAILED} Exercise {exercise} failed: {failure.problem}")
+        if failure.expected is not None:
+            print(f"    expected: {failure.expected}")
+        if failure.got is not None:
+            print(f"    got:      {failure.got}")
+        if failure.hint:
+            print(f"    hint:     {failure.hint}")
+        return False
+    except CheckTimedOut:
+        print(
+            f"{FAILED} Exercise {exercise} failed: your code was still running after "
+            f"{time_limit:g} s and was stopped."
+        )
+        print("    hint:     does every loop have a stop condition, and every socket a timeout?")
+        return False
+    except Exception as error:  # the learner's code crashed: say where, briefly
+        print(f"{FAILED} Exercise {exercise} failed: your code raised {describe(error)}")
+        print("    hint:     run the exercise cell on its own to see the full traceback.")
+        return False
+    print(f"{PASSED} Exercise {exercise} passed")
+    return True
+
+
+def describe(error: BaseException) -> str:
+    """``ValueError: bad value (line 3 of your cell)``: the error and where it happened."""
+    text = f"{type(error).__name__}: {error}"
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        where = "your cell" if filename.startswith("<") or "ipykernel" in filename else filename
+        text += f" (line {tb.tb_lineno} of {where.rsplit('/', 1)[-1]})"
+    return text
+
+
+@contextmanager
+def time_limit_of(seconds: float) -> Iterator[None]:
+    """Raise ``CheckTimedOut`` in the main thread after ``seconds`` (POSIX only)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:  # Windows, or a check run from a thread: no time limit
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise CheckTimedOut()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def expect_equal(what: str, got: object, expected: object, hint: str | None = None) -> None:
+    """Raise ``CheckFailed`` unless ``got == expected``; the most common check."""
+    if got != expected:
+        raise CheckFailed(f"{what} is not right", expected=repr(expected), got=repr(got), hint=hint)
+

@@ -1,0 +1,113 @@
+"""Stage 04: the post's two UDP servers, a time server and an echo server.
+
+Grows from: ``handlers`` (the ``EventHandler`` API and ``event_loop``).
+Adds: real servers a learner can talk to from a terminal::
+
+    echo hello | nc -u 127.0.0.1 PORT
+
+What changed from the post, and why:
+
+* They bind ``127.0.0.1`` by default, not ``''``. ``''`` means every network
+  interface: on a shared JupyterHub anyone on the network could reach your
+  server. Pass ``host="0.0.0.0"`` only if you mean it.
+* Port ``0`` asks the operating system for any free port, so re-running a
+  notebook cell never fails with ``OSError: [Errno 98] Address already in
+  use``. ``server.address`` tells you the port you got.
+* They are context managers: ``with UDPEchoServer() as server: ...`` closes
+  the socket even when a cell fails.
+* The sockets are non-blocking, and a receive that finds nothing
+  (``BlockingIOError``, a "spurious" readiness) is treated as "not now".
+* The echo server reads up to 65535 bytes, the largest UDP payload, so no
+  datagram is cut short. The time server keeps the post's ``recvfrom(1)``:
+  it only needs to know *that* someone asked, not what they sent. The rest
+  of the datagram is silently discarded (on Windows, ``recvfrom`` with a too
+  small buffer raises ``OSError`` WSAEMSGSIZE instead).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from types import TracebackType
+
+from eventloop.handlers import EventHandler
+
+MAX_DATAGRAM = 65535
+"""Receive buffer size that fits any UDP datagram (IPv4 payloads are at most 65507 bytes)."""
+
+
+class UDPServer(EventHandler):
+    """A UDP socket bound to ``(host, port)`` that always wants to receive."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.address: tuple[str, int] = self.sock.getsockname()[:2]
+        self.requests = 0
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful after asking for port 0)."""
+        return self.address[1]
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def wants_to_receive(self) -> bool:
+        return True
+
+    def reply(self, data: bytes, to: tuple[str, int]) -> None:
+        """Send one datagram back; if the send buffer is full, drop it, as UDP may."""
+        try:
+            self.sock.sendto(data, to)
+        except (BlockingIOError, ConnectionError):
+            pass
+
+    def close(self) -> None:
+        """Close the socket; the loop drops this handler before its next select."""
+        self.sock.close()
+
+    def __enter__(self) -> UDPServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.sock.fileno() < 0 else f"{self.address[0]}:{self.port}"
+        return f"<{type(self).__name__} {state}>"
+
+
+class UDPTimeServer(UDPServer):
+    """Answers any datagram with the current time, ``time.ctime()``."""
+
+    def handle_receive(self) -> None:
+        try:
+            _, sender = self.sock.recvfrom(1)  # only *that* someone asked matters
+        except (BlockingIOError, ConnectionError):
+            return  # spurious readiness, or (Windows) an ICMP error from an earlier reply
+        self.requests += 1
+        self.reply(time.ctime().encode("ascii"), sender)
+
+
+class UDPEchoServer(UDPServer):
+    """Sends every datagram back to whoever sent it."""
+
+    def handle_receive(self) -> None:
+        try:
+            message, sender = self.sock.recvfrom(MAX_DATAGRAM)
+        except (BlockingIOError, ConnectionError):
+            return  # spurious readiness, or (Windows) an ICMP error from an earlier reply
+        self.requests += 1
+        self.reply(message, sender)

@@ -19,6 +19,7 @@ Seeing and checking what the loop did:
     timeline        draws a recording with matplotlib
     explorer        an ipywidgets slider over a recording's iterations
     checks          exercise checks that print a verdict and a hint
+    grade           run a class's exercise notebooks and tabulate the verdicts
 
 From a terminal: ``python -m eventloop --help``.
 """

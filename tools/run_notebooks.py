@@ -44,16 +44,20 @@ def strip_noise(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         "language": "python",
         "name": "python3",
     }
+    count = 0
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
+        # Numbered 1, 2, 3... as a fresh top-to-bottom run numbers them: stable, and nbval
+        # skips (and fails, "Unrun reference cell has outputs") a cell whose count is None.
+        count += 1
+        cell.execution_count = count
         for output in cell.outputs:
             if "execution_count" in output:
-                output.execution_count = None
+                output.execution_count = count
             # A widget's view points at kernel state that is not saved; keep its text form.
             output.get("data", {}).pop(WIDGET_VIEW, None)
     return notebook

@@ -1,0 +1,151 @@
+"""Checks for chapter 04's exercises (event handlers): real servers on loopback, bounded in time.
+
+* 4.1 ``UDPUpperServer``: an ``EventHandler`` that replies in upper case.
+* 4.2 ``CountingEchoServer(limit)``: echoes, then stops the loop (``StopLoop``) after ``limit``.
+* 4.3 ``WordCountServer``: the post's ``recvfrom(1)`` bug (pitfall 14), fixed.
+
+Every check runs the learner's handler in ``event_loop(..., on_error="raise")``, so an error in
+it (or the exercise stub's ``NotImplementedError``) reaches the verdict instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.handlers import EventHandler, event_loop
+from eventloop.udp import UDPServer
+
+
+def client_socket() -> socket.socket:
+    """A UDP client on 127.0.0.1 that waits at most half a second for a reply."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.5)
+    return sock
+
+
+def make_server(cls: type, *args: object) -> UDPServer:
+    """Create the learner's server, or say clearly why it cannot be one."""
+    if not (isinstance(cls, type) and issubclass(cls, EventHandler)):
+        raise CheckFailed(
+            f"{getattr(cls, '__name__', cls)!r} is not an EventHandler class",
+            hint="write `class MyServer(UDPServer):` (UDPServer is an EventHandler)",
+        )
+    server = cls(*args)
+    if not isinstance(getattr(server, "sock", None), socket.socket):
+        raise CheckFailed(
+            "the server has no `sock` attribute",
+            hint="subclass eventloop.UDPServer and call super().__init__(...) if you add one",
+        )
+    return server
+
+
+def replies_to(cls: type, messages: list[bytes], *args: object) -> list[bytes]:
+    """Send ``messages`` to a fresh ``cls(*args)``, run the loop, return every reply."""
+    with make_server(cls, *args) as server, client_socket() as client:
+        for message in messages:
+            client.sendto(message, server.address)
+        event_loop([server], max_iterations=len(messages), duration=2.0, on_error="raise")
+        return receive_all(client)
+
+
+def receive_all(client: socket.socket) -> list[bytes]:
+    """Every reply waiting on ``client`` (on loopback they arrive at once; 50 ms to be safe)."""
+    replies: list[bytes] = []
+    client.settimeout(0.05)
+    for _ in range(100):
+        try:
+            replies.append(client.recv(65535))
+        except (TimeoutError, BlockingIOError):
+            break
+    return replies
+
+
+# --- 4.1 -------------------------------------------------------------------------------------
+
+
+def check_4_1(cls: type, time_limit: float = 5) -> bool:
+    """``cls()`` answers each datagram with the same text in upper case."""
+    return verdict("4.1", lambda: run_4_1(cls), time_limit=time_limit)
+
+
+def run_4_1(cls: type) -> None:
+    replies = replies_to(cls, [b"hello world"])
+    if replies == [b"H"]:
+        raise CheckFailed(
+            "only the first byte came back",
+            expected=repr([b"HELLO WORLD"]),
+            got=repr(replies),
+            hint="recvfrom(1) keeps one byte and throws the rest away: use a big buffer",
+        )
+    expect_equal(
+        "the reply to b'hello world'",
+        replies,
+        [b"HELLO WORLD"],
+        hint="in handle_receive: data, sender = self.sock.recvfrom(...); "
+        "then self.sock.sendto(data.upper(), sender)",
+    )
+    expect_equal(
+        "the replies to b'abc' and b'Event Loop'",
+        replies_to(cls, [b"abc", b"Event Loop"]),
+        [b"ABC", b"EVENT LOOP"],
+    )
+
+
+# --- 4.2 -------------------------------------------------------------------------------------
+
+
+def check_4_2(cls: type, time_limit: float = 5) -> bool:
+    """``cls(3)`` echoes three datagrams, then raises ``StopLoop``: the loop returns "stopped"."""
+    return verdict("4.2", lambda: run_4_2(cls), time_limit=time_limit)
+
+
+def run_4_2(cls: type) -> None:
+    messages = [b"one", b"two", b"three", b"four", b"five"]
+    with make_server(cls, 3) as server, client_socket() as client:
+        for message in messages:
+            client.sendto(message, server.address)
+        reason = event_loop([server], duration=1.0, on_error="raise")
+        replies = receive_all(client)
+    if reason == "duration":
+        raise CheckFailed(
+            "the loop never stopped: it ran until its 1 s deadline",
+            expected="event_loop(...) returns 'stopped'",
+            got=repr(reason),
+            hint="after the limit-th echo, `raise StopLoop` (from eventloop import StopLoop)",
+        )
+    expect_equal("why event_loop stopped", reason, "stopped")
+    expect_equal(
+        "the echoes before the loop stopped",
+        replies,
+        messages[:3],
+        hint="echo first, then count, then raise StopLoop once the count reaches the limit",
+    )
+
+
+# --- 4.3 -------------------------------------------------------------------------------------
+
+
+def check_4_3(cls: type, time_limit: float = 5) -> bool:
+    """``cls()`` replies with the number of words in each datagram, however long it is."""
+    return verdict("4.3", lambda: run_4_3(cls), time_limit=time_limit)
+
+
+def run_4_3(cls: type) -> None:
+    expect_equal(
+        "the reply to b'hello big world'",
+        replies_to(cls, [b"hello big world"]),
+        [b"3"],
+        hint="reply str(len(data.split())).encode(); read the whole datagram first",
+    )
+    long = b"word " * 3000  # 15000 bytes: more than the post's 8192-byte buffer
+    got = replies_to(cls, [long])
+    if got != [b"3000"]:
+        raise CheckFailed(
+            "a 15000-byte datagram was counted short: it was cut when it was read",
+            expected=repr([b"3000"]),
+            got=repr(got),
+            hint="a UDP datagram can carry up to 65507 bytes: recvfrom(65535) "
+            "(eventloop.udp.MAX_DATAGRAM) never truncates",
+        )

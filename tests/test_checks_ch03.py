@@ -1,0 +1,218 @@
+"""The chapter 03 checks pass a right answer and fail typical wrong ones, with a useful verdict."""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+import pytest
+
+from eventloop.checks import VERDICT_LINE
+from eventloop.checks.ch03 import check_3_1, check_3_2, check_3_3, try_tcp_echo
+
+
+def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The status and the whole output of the check that just ran."""
+    out = capsys.readouterr().out
+    match = VERDICT_LINE.match(out.splitlines()[0])
+    assert match, out
+    return match["status"], out
+
+
+# --- 3.1 wait_readable ---------------------------------------------------------------------------
+
+
+def wait_readable(sock: socket.socket, timeout: float) -> bool:
+    readable, _, _ = select.select([sock], [], [], timeout)
+    return sock in readable
+
+
+def test_3_1_passes_a_right_answer(capsys):
+    assert check_3_1(wait_readable) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_3_1_not_attempted(capsys):
+    def stub(sock, timeout):
+        raise NotImplementedError("Exercise 3.1: wait_readable")
+
+    assert check_3_1(stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+@pytest.mark.parametrize(
+    "wrong, clue",
+    [
+        (lambda sock, timeout: select.select([sock], [], [], timeout)[0], "True or False"),
+        (lambda sock, timeout: True, "nothing to read"),
+        (lambda sock, timeout: time.sleep(timeout) or False, "datagram waiting"),
+        (lambda sock, timeout: bool(select.select([sock], [], [], 0)[0]), "returned after"),
+    ],
+    ids=["returns the list", "always True", "always False", "ignores the timeout"],
+)
+def test_3_1_fails_wrong_answers(capsys, wrong, clue):
+    assert check_3_1(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and clue in out
+
+
+def test_3_1_fails_an_answer_that_reads_the_data(capsys):
+    def reads(sock, timeout):
+        readable, _, _ = select.select([sock], [], [], timeout)
+        if sock in readable and sock.type == socket.SOCK_DGRAM:
+            sock.recv(100)
+        return sock in readable
+
+    assert check_3_1(reads) is False
+    assert "should only wait" in verdict_of(capsys)[1]
+
+
+def test_3_1_stops_an_answer_that_waits_without_timeout(capsys):
+    began = time.monotonic()
+    result = check_3_1(lambda sock, timeout: bool(select.select([sock], [], [])[0]), time_limit=1)
+    assert result is False
+    assert time.monotonic() - began < 3
+    assert "still running" in verdict_of(capsys)[1]
+
+
+# --- 3.2 echo_n ----------------------------------------------------------------------------------
+
+
+def echo_n(sockets, n):
+    echoed = 0
+    deadline = time.monotonic() + 2
+    while echoed < n and time.monotonic() < deadline:
+        readable, _, _ = select.select(sockets, [], [], 0.5)
+        for sock in readable:
+            data, sender = sock.recvfrom(65535)
+            sock.sendto(data, sender)
+            echoed += 1
+            if echoed == n:
+                break
+
+
+def test_3_2_passes_a_right_answer(capsys):
+    assert check_3_2(echo_n) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_3_2_passes_sockets_in_another_order(capsys):
+    assert check_3_2(lambda sockets, n: echo_n(sockets[::-1], n)) is True
+
+
+def echo_once_each(sockets, n):
+    readable, _, _ = select.select(sockets, [], [], 0.5)
+    for sock in readable:
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(data, sender)
+
+
+def echo_without_stopping_midway(sockets, n):
+    echoed = 0
+    while echoed < n:
+        readable, _, _ = select.select(sockets, [], [], 0.5)
+        for sock in readable:
+            data, sender = sock.recvfrom(65535)
+            sock.sendto(data, sender)
+            echoed += 1
+
+
+def echo_first_socket_only(sockets, n):
+    for _ in range(n):
+        readable, _, _ = select.select(sockets[:1], [], [], 0.1)
+        for sock in readable:
+            data, sender = sock.recvfrom(65535)
+            sock.sendto(data, sender)
+
+
+def echo_truncated(sockets, n):
+    echoed = 0
+    while echoed < n:
+        for sock in select.select(sockets, [], [], 0.5)[0][: n - echoed]:
+            data, sender = sock.recvfrom(1)
+            sock.sendto(data, sender)
+            echoed += 1
+
+
+@pytest.mark.parametrize(
+    "wrong, clue",
+    [
+        (echo_once_each, "only once"),
+        (echo_without_stopping_midway, "middle of the ready list"),
+        (echo_first_socket_only, "number of datagrams echoed"),
+        (echo_truncated, "exactly as it came"),
+    ],
+    ids=["one pass", "overshoots", "first socket only", "truncates"],
+)
+def test_3_2_fails_wrong_answers(capsys, wrong, clue):
+    assert check_3_2(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and clue in out
+
+
+# --- 3.3 tcp_echo (pitfall 2) --------------------------------------------------------------------
+
+
+def tcp_echo(listener, clients, *, forget_closed=True):
+    watched = [listener]
+    finished = 0
+    deadline = time.monotonic() + 3
+    try:
+        while finished < clients and time.monotonic() < deadline:
+            readable, _, _ = select.select(watched, [], [], 0.5)
+            for sock in readable:
+                if sock is listener:
+                    conn, _ = listener.accept()
+                    watched.append(conn)
+                    continue
+                data = sock.recv(4096)
+                if data:
+                    sock.sendall(data)
+                    continue
+                if forget_closed:
+                    watched.remove(sock)
+                sock.close()
+                finished += 1
+    finally:
+        for sock in watched[1:]:
+            sock.close()
+
+
+def test_3_3_passes_the_fixed_loop(capsys):
+    assert check_3_3(tcp_echo) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_3_3_fails_the_buggy_loop_naming_the_closed_socket(capsys):
+    assert check_3_3(lambda listener, n: tcp_echo(listener, n, forget_closed=False)) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed"
+    assert "closed socket" in out and "remove the socket" in out
+
+
+def test_3_3_fails_a_loop_that_does_not_echo(capsys):
+    def no_echo(listener, clients):
+        for _ in range(clients):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(100)
+
+    assert check_3_3(no_echo) is False
+    assert verdict_of(capsys)[0] == "failed"
+
+
+def test_try_tcp_echo_shows_how_the_buggy_loop_fails(capsys):
+    def buggy_tcp_echo(listener, clients):
+        tcp_echo(listener, clients, forget_closed=False)
+
+    try_tcp_echo(buggy_tcp_echo)
+    assert capsys.readouterr().out.splitlines() == [
+        "buggy_tcp_echo raised ValueError: file descriptor cannot be a negative integer (-1)",
+        "the clients got back: [b'first']",
+    ]
+    try_tcp_echo(tcp_echo)
+    assert capsys.readouterr().out.splitlines() == [
+        "tcp_echo returned",
+        "the clients got back: [b'first', b'second']",
+    ]

@@ -1,0 +1,155 @@
+"""The chapter 04 checks pass a right answer and fail typical wrong ones, with a useful verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventloop.checks import VERDICT_LINE
+from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3
+from eventloop.handlers import StopLoop
+from eventloop.udp import MAX_DATAGRAM, UDPEchoServer, UDPServer
+
+
+def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The status and the whole output of the check that just ran."""
+    out = capsys.readouterr().out
+    match = VERDICT_LINE.match(out.splitlines()[0])
+    assert match, out
+    return match["status"], out
+
+
+def server_replying(transform, size=MAX_DATAGRAM):
+    """A UDPServer subclass whose handle_receive replies transform(data)."""
+
+    class Server(UDPServer):
+        def handle_receive(self) -> None:
+            data, sender = self.sock.recvfrom(size)
+            self.sock.sendto(transform(data), sender)
+
+    return Server
+
+
+class Stub(UDPServer):
+    def handle_receive(self) -> None:
+        raise NotImplementedError("Exercise 4.x: the stub")
+
+
+# --- 4.1 UDPUpperServer ---------------------------------------------------------------------------
+
+
+def test_4_1_passes_a_right_answer(capsys):
+    assert check_4_1(server_replying(bytes.upper)) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_4_1_not_attempted(capsys):
+    assert check_4_1(Stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+@pytest.mark.parametrize(
+    "wrong, clue",
+    [
+        (server_replying(bytes.upper, size=1), "recvfrom(1)"),
+        (server_replying(lambda data: data), "HELLO WORLD"),
+        (UDPServer, "HELLO WORLD"),
+        (object, "not an EventHandler"),
+    ],
+    ids=["recvfrom(1)", "echoes", "never replies", "not a handler"],
+)
+def test_4_1_fails_wrong_answers(capsys, wrong, clue):
+    assert check_4_1(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and clue in out
+
+
+def test_4_1_reports_an_error_in_the_handler(capsys):
+    assert check_4_1(server_replying(lambda data: data.upper() + 1)) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "TypeError" in out
+
+
+# --- 4.2 CountingEchoServer -----------------------------------------------------------------------
+
+
+def counting_server(stop_before_reply=False, stop_at=None):
+    class CountingEchoServer(UDPEchoServer):
+        def __init__(self, limit, host="127.0.0.1", port=0):
+            super().__init__(host, port)
+            self.limit = limit if stop_at is None else stop_at
+
+        def handle_receive(self) -> None:
+            if stop_before_reply and self.requests + 1 >= self.limit:
+                raise StopLoop
+            super().handle_receive()
+            if self.requests >= self.limit:
+                raise StopLoop
+
+    return CountingEchoServer
+
+
+def test_4_2_passes_a_right_answer(capsys):
+    assert check_4_2(counting_server()) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_4_2_not_attempted(capsys):
+    class NotYet(UDPEchoServer):
+        def __init__(self, limit, host="127.0.0.1", port=0):
+            super().__init__(host, port)
+
+        def handle_receive(self) -> None:
+            raise NotImplementedError("Exercise 4.2")
+
+    assert check_4_2(NotYet) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+def test_4_2_fails_a_server_that_never_stops(capsys):
+    class Endless(UDPEchoServer):
+        def __init__(self, limit, host="127.0.0.1", port=0):
+            super().__init__(host, port)
+
+    assert check_4_2(Endless) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "never stopped" in out
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [counting_server(stop_before_reply=True), counting_server(stop_at=4)],
+    ids=["stops before the last reply", "off by one"],
+)
+def test_4_2_fails_a_server_that_stops_at_the_wrong_time(capsys, wrong):
+    assert check_4_2(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "echoes before the loop stopped" in out
+
+
+# --- 4.3 WordCountServer (pitfall 14) -------------------------------------------------------------
+
+
+def count_words(data: bytes) -> bytes:
+    return str(len(data.split())).encode()
+
+
+def test_4_3_passes_a_right_answer(capsys):
+    assert check_4_3(server_replying(count_words)) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_4_3_fails_the_post_recvfrom_1(capsys):
+    assert check_4_3(server_replying(count_words, size=1)) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "b'hello big world'" in out
+
+
+def test_4_3_fails_the_post_8192_byte_buffer(capsys):
+    assert check_4_3(server_replying(count_words, size=8192)) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "65507" in out
+
+
+def test_4_3_not_attempted(capsys):
+    assert check_4_3(Stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"

@@ -108,6 +108,10 @@ def event_loop(
     ``handlers`` is read afresh every iteration, so a handler may add new
     handlers to it (a listening socket adding a connection) or remove itself.
     Returns why the loop stopped.
+
+    Only ``duration`` bounds the time: with ``max_iterations`` or ``until``
+    alone, the loop still waits in ``select`` for as long as nothing is ready,
+    exactly like the post's loop. In a notebook, always pass a ``duration``.
     """
     check_handlers(handlers)
     deadline = None if duration is None else time.monotonic() + duration
@@ -139,9 +143,15 @@ def stop_reason(
     max_iterations: int | None,
     until: Callable[[], bool] | None,
     deadline: float | None,
+    *,
+    idle: bool | None = None,
 ) -> StopReason | None:
-    """The first stop condition that holds before an iteration, or None."""
-    if not handlers:
+    """The first stop condition that holds before an iteration, or None.
+
+    ``idle`` says the loop has nothing left to wait for; by default that is
+    "no handlers" (chapter 07's ``Loop`` also waits for its timers).
+    """
+    if (not handlers) if idle is None else idle:
         return "no handlers"
     if max_iterations is not None and iteration >= max_iterations:
         return "max_iterations"
@@ -244,23 +254,38 @@ def dispatch(
     fd = handler.fileno()
     if fd < 0:
         return
+    call = getattr(handler, action)
+    error = call_recorded(call, handler_name(handler), fd, action, iteration, recorder)
+    if error is not None:
+        if on_error == "raise":
+            raise error
+        report_and_drop(handler, action, fd, error, handlers, iteration, recorder)
+
+
+def call_recorded(
+    call: Callable[[], object],
+    name: str,
+    fd: int,
+    action: str,
+    iteration: int,
+    recorder: Recorder | None,
+) -> Exception | None:
+    """Call user code once, record the call, and return the exception it raised, if any.
+
+    ``StopLoop`` and ``KeyboardInterrupt`` pass through: they are meant for the loop.
+    """
     began = recorder.now() if recorder is not None else 0.0
-    error: BaseException | None = None
+    error: Exception | None = None
     try:
-        getattr(handler, action)()
+        call()
     except (StopLoop, KeyboardInterrupt):
         raise
     except Exception as exc:  # a bug in one handler must not stop the others
         error = exc
     if recorder is not None:
         failed = None if error is None else f"{type(error).__name__}: {error}"
-        recorder.record_handler(
-            iteration, handler_name(handler), fd, action, began, recorder.now(), failed
-        )
-    if error is not None:
-        if on_error == "raise":
-            raise error
-        report_and_drop(handler, action, fd, error, handlers, iteration, recorder)
+        recorder.record_handler(iteration, name, fd, action, began, recorder.now(), failed)
+    return error
 
 
 def report_and_drop(
@@ -273,10 +298,9 @@ def report_and_drop(
     recorder: Recorder | None,
 ) -> None:
     """Say in one line which handler failed and where, then stop calling it."""
-    where = traceback.extract_tb(error.__traceback__)[-1]
     print(
         f"event_loop: {handler_name(handler)} (fd {fd}) raised {type(error).__name__} in "
-        f"{action}: {error} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}). "
+        f"{action}: {error} (at {where_raised(error)}). "
         f"It was removed from the loop; the other handlers go on.",
         file=sys.stderr,
     )
@@ -284,3 +308,11 @@ def report_and_drop(
         handlers.remove(handler)
     if recorder is not None:
         recorder.note(iteration, f"dropped {handler_name(handler)}: raised {type(error).__name__}")
+
+
+def where_raised(error: BaseException) -> str:
+    """``udp.py:12`` or ``line 9 of a notebook cell``: where ``error`` was raised."""
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    if where.filename.startswith("<") or "ipykernel" in where.filename:
+        return f"line {where.lineno} of a notebook cell"
+    return f"{where.filename.rsplit('/', 1)[-1]}:{where.lineno}"

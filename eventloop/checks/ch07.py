@@ -1,0 +1,177 @@
+"""Checks for chapter 07's exercises (timers), bounded in time.
+
+* 7.1 ``next_timeout(deadlines, now) -> float | None``: how long select may sleep.
+* 7.2 ``every(loop, interval, callback)``: a periodic task that does not drift.
+* 7.3 ``Reminders``: a timer queue on ``time.time()`` (PITFALL 19), fixed.
+
+7.2 runs on ``PretendClockLoop``, a ``Loop`` whose clock only moves when it
+"waits", so the check sees exact deadlines and never sleeps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from unittest import mock
+
+from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.handlers import EventHandler
+from eventloop.timers import Loop
+
+# --- 7.1 -----------------------------------------------------------------------------------------
+
+
+def check_7_1(next_timeout: Callable[[list[float], float], float | None]) -> bool:
+    """``next_timeout``: None without deadlines, 0 when one is past, else time to the earliest."""
+    return verdict("7.1", lambda: run_7_1(next_timeout), time_limit=5)
+
+
+def run_7_1(next_timeout: Callable[[list[float], float], float | None]) -> None:
+    got = next_timeout([], 10.0)
+    if got is not None:
+        raise CheckFailed(
+            "with no deadlines, select may sleep forever: the timeout should be None",
+            expected="None",
+            got=repr(got),
+            hint="select's timeout None means 'no limit'; 0 would make the loop spin",
+        )
+    cases = [
+        ([15.0, 12.5, 30.0], 10.0, 2.5, "the earliest deadline is 12.5"),
+        ([10.0], 10.0, 0.0, "a deadline that is exactly now"),
+        ([7.0, 20.0], 10.0, 0.0, "a deadline already past"),
+    ]
+    for deadlines, now, expected, why in cases:
+        given = list(deadlines)
+        got = next_timeout(given, now)
+        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+            hint = "subtract now from the earliest deadline, and never return a negative timeout"
+            if isinstance(got, (int, float)) and abs(got - min(deadlines)) < 1e-9:
+                hint = "that is a deadline (a moment), not a timeout (a duration): subtract now"
+            elif isinstance(got, (int, float)) and got < 0:
+                hint = "select rejects a negative timeout: a deadline already past means 0"
+            raise CheckFailed(
+                f"next_timeout({deadlines}, now={now}) is wrong ({why})",
+                expected=repr(expected),
+                got=repr(got),
+                hint=hint,
+            )
+        expect_equal(
+            "the list of deadlines after next_timeout", given, deadlines,
+            hint="only look at the deadlines: sorting or popping them changes the caller's list",
+        )  # fmt: skip
+
+
+# --- 7.2 -----------------------------------------------------------------------------------------
+
+
+class PretendClockLoop(Loop):
+    """A ``Loop`` on a pretend clock: waiting moves the clock by the timeout, instantly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def wait_for_readiness(
+        self, timeout: float | None
+    ) -> tuple[list[EventHandler], list[EventHandler]]:
+        self.now += timeout or 0.0
+        return [], []
+
+
+def check_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> bool:
+    """``every``: runs at start + k × interval, however long each run takes; stops on False."""
+    return verdict("7.2", lambda: run_7_2(every), time_limit=5)
+
+
+def run_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> None:
+    loop = PretendClockLoop()
+    start = loop.now
+    runs: list[float] = []
+
+    def slow_task() -> bool:
+        runs.append(round(loop.now - start, 9))
+        loop.now += 0.3  # each run takes 0.3 s of the 1 s interval
+        return len(runs) < 4
+
+    every(loop, 1.0, slow_task)
+    reason = loop.run(max_iterations=20)
+    expected = [1.0, 2.0, 3.0, 4.0]
+    if len(runs) > 1 and runs[1] - runs[0] > 1.0 + 1e-9:
+        raise CheckFailed(
+            "the runs drift: each one is later than start + k × interval",
+            expected=f"runs at {expected} seconds after every() was called",
+            got=f"runs at {runs}",
+            hint="schedule the next run from the previous *deadline* (the last one + interval, "
+            "with loop.call_at), not from loop.time() after the work is done",
+        )
+    if runs[:4] == expected and (len(runs) > 4 or reason != "no handlers"):
+        raise CheckFailed(
+            "after the callback returned False, the task was still scheduled",
+            expected="4 runs, then nothing left: the loop stops with 'no handlers'",
+            got=f"runs at {runs}, stop reason {reason!r}",
+            hint="when callback() returns False, do not schedule the next run",
+        )
+    expect_equal(
+        "the times of the runs (seconds after every() was called)", runs, expected,
+        hint="the first run is due one interval after every() is called",
+    )  # fmt: skip
+
+
+# --- 7.3 -----------------------------------------------------------------------------------------
+
+
+def check_7_3(reminders_class: type) -> bool:
+    """``Reminders``: on time whatever the wall clock does (set back or forward an hour)."""
+    return verdict("7.3", lambda: run_7_3(reminders_class), time_limit=5)
+
+
+def run_7_3(reminders_class: type) -> None:
+    real_time = time.time
+    ran: list[str] = []
+
+    # 1. Never early.
+    reminders = reminders_class()
+    reminders.call_later(0.05, lambda: ran.append("soon"))
+    reminders.run_due()
+    if ran:
+        raise CheckFailed(
+            "a 50 ms reminder ran at once, before its delay passed",
+            expected="[] (nothing due yet)",
+            got=repr(ran),
+            hint="run only reminders whose deadline <= now, with deadline and now taken from "
+            "the same clock in call_later and run_due",
+        )
+
+    # 2. The wall clock is set back an hour: a reminder due in 50 ms must still run.
+    reminders = reminders_class()
+    reminders.call_later(0.05, lambda: ran.append("on time"))
+    with mock.patch("time.time", lambda: real_time() - 3600):
+        deadline = time.monotonic() + 1.0
+        while not ran and time.monotonic() < deadline:
+            reminders.run_due()
+            time.sleep(0.01)
+    if ran != ["on time"]:
+        raise CheckFailed(
+            "after the wall clock was set back one hour, a 50 ms reminder did not run for 1 s",
+            expected="['on time']",
+            got=repr(ran),
+            hint="time.time() is the wall clock: it jumps when the clock is adjusted. Which "
+            "clock in the time module never goes backwards? (PITFALL 19)",
+        )
+
+    # 3. The wall clock is set forward an hour: a reminder due in 10 s must not run now.
+    ran.clear()
+    reminders = reminders_class()
+    reminders.call_later(10.0, lambda: ran.append("far too early"))
+    with mock.patch("time.time", lambda: real_time() + 3600):
+        reminders.run_due()
+    if ran:
+        raise CheckFailed(
+            "after the wall clock was set forward one hour, a 10 s reminder ran at once",
+            expected="[]",
+            got=repr(ran),
+            hint="use the same monotonic clock in call_later and in run_due",
+        )

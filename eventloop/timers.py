@@ -1,0 +1,329 @@
+"""Stage 07: timers, and the loop becomes an object.
+
+Grows from: ``handlers`` (chapter 04), whose ``event_loop(handlers, ...)``
+can only *react*: it sleeps in ``select`` until a descriptor is ready.
+Adds: ``call_later`` / ``call_at``, so code can also run *at a time*: close a
+connection that has been quiet for 30 s, send a heartbeat every second, give
+up on a request. What fails without it:
+
+* ``time.sleep`` inside a handler stalls every other client (chapter 08).
+* Polling the clock with a short ``select`` timeout is a busy wait that
+  still fires late, by up to one timeout.
+
+Instead the loop keeps its timers in a heap ordered by deadline and gives
+``select`` the time until the earliest one as its timeout. It sleeps exactly
+until it has something to do: a descriptor is ready, or a deadline is due.
+
+Decisions, and why:
+
+* Time is ``time.monotonic()`` (``Loop.time()``), never ``time.time()``: the
+  wall clock jumps when it is adjusted (PITFALL 19), which would fire timers
+  early or hours late. Monotonic time only moves forward.
+* Timers with the same deadline fire in the order they were scheduled: the
+  heap compares ``(when, sequence)``, never the callbacks (which cannot be
+  compared: ``TypeError: '<' not supported between instances of 'function'``).
+* ``cancel()`` only marks a timer; the loop skips it when it reaches the top
+  of the heap. Removing it from the middle of a heap would cost O(n).
+* The loop is an object because timers and ``stop()`` are state shared by
+  the loop and the code it calls. ``loop.handlers`` is still a plain list
+  with ``event_loop``'s meaning, and the same helpers serve it.
+
+Subclassing: ``run`` calls ``run_once`` per iteration, and ``run_once`` waits
+through ``wait_for_readiness(timeout)``. A subclass that waits another way
+(chapter 09: epoll with persistent registration) overrides only that method,
+returning the ready handlers as two lists, readable and writable.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from types import ModuleType, TracebackType
+from typing import Any, Literal
+
+from eventloop.handlers import (
+    EventHandler,
+    StopLoop,
+    StopReason,
+    call_recorded,
+    check_handlers,
+    dispatch,
+    drop_closed,
+    stop_reason,
+    wait_for_readiness,
+    where_raised,
+)
+from eventloop.recorder import Recorder
+
+
+@dataclass(order=True)
+class Timer:
+    """A callback due at loop time ``when``. Guarantee: it never runs before ``when``,
+    and never at all once ``cancel()`` was called."""
+
+    when: float
+    sequence: int
+    callback: Callable[..., object] = field(compare=False)
+    args: tuple[Any, ...] = field(compare=False, default=())
+    action: str = field(compare=False, default="timer")
+    cancelled: bool = field(compare=False, default=False)
+
+    def cancel(self) -> None:
+        """Do not run this timer. Cancelling twice, or after it ran, is harmless."""
+        self.cancelled = True
+
+
+def callback_name(callback: Callable[..., object]) -> str:
+    """How recordings name a callback: ``tick``, or ``Server.close`` for a method.
+
+    A ``functools.partial`` is named after the function it wraps.
+    """
+    while isinstance(callback, partial):
+        callback = callback.func
+    name = getattr(callback, "__name__", None) or type(callback).__name__
+    owner = getattr(callback, "__self__", None)
+    if owner is None or isinstance(owner, ModuleType):
+        return name
+    return f"{type(owner).__name__}.{name}"
+
+
+class Loop:
+    """``event_loop`` as an object, with timers.
+
+    Guarantees: handlers run when their descriptor is ready, as in chapter 04;
+    a timer runs once, in the first iteration after its deadline, after that
+    iteration's handlers; due timers run in deadline order, ties in the order
+    they were scheduled; ``select`` never sleeps past the earliest deadline.
+    """
+
+    def __init__(
+        self,
+        handlers: list[EventHandler] | None = None,
+        *,
+        recorder: Recorder | None = None,
+        on_error: Literal["drop", "raise"] = "drop",
+    ) -> None:
+        self.handlers: list[EventHandler] = handlers if handlers is not None else []
+        self.recorder = recorder
+        self.on_error = on_error
+        self.iteration = 0
+        self._timers: list[Timer] = []  # a heap: self._timers[0] is due first
+        self._scheduled = 0  # how many timers were ever scheduled: the next sequence number
+        self._stopping = False
+
+    # --- what user code calls ----------------------------------------------------------
+
+    def time(self) -> float:
+        """The loop's clock: ``time.monotonic()``, which never jumps (PITFALL 19)."""
+        return time.monotonic()
+
+    def add(self, handler: EventHandler) -> None:
+        """Watch ``handler`` from the next iteration on."""
+        self.handlers.append(handler)
+
+    def remove(self, handler: EventHandler) -> None:
+        """Stop watching ``handler`` (it is not closed)."""
+        if handler in self.handlers:
+            self.handlers.remove(handler)
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Timer:
+        """Run ``callback(*args)`` once ``self.time()`` has reached ``when``."""
+        return self._schedule(when, callback, args, "timer")
+
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> Timer:
+        """Run ``callback(*args)`` in ``delay`` seconds (or as soon as possible after)."""
+        return self._schedule(self.time() + delay, callback, args, "timer")
+
+    def stop(self) -> None:
+        """End ``run`` after the current iteration; callable from a handler or a timer."""
+        self._stopping = True
+
+    def _schedule(
+        self, when: float, callback: Callable[..., object], args: tuple[Any, ...], action: str
+    ) -> Timer:
+        """Push a timer on the heap; ``action`` is how the recorder labels its call."""
+        timer = Timer(when, self._scheduled, callback, args, action)
+        self._scheduled += 1
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def run(
+        self,
+        duration: float | None = None,
+        max_iterations: int | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> StopReason:
+        """Run iterations until a stop condition holds; return why, as ``event_loop`` does.
+
+        ``"no handlers"`` means nothing is left to wait for: no handlers and no timers.
+        """
+        check_handlers(self.handlers)
+        deadline = None if duration is None else self.time() + duration
+        first, self._stopping = self.iteration, False
+        while True:
+            done = self.iteration - first
+            reason = "stopped" if self._stopping else None
+            if reason is None:  # the deadline is checked here, on the loop's own clock
+                reason = stop_reason(
+                    self.handlers, done, max_iterations, until, None, idle=self.is_idle()
+                )
+            if reason is None and deadline is not None and self.time() >= deadline:
+                reason = "duration"
+            if reason is not None:
+                self.note(f"stopped: {reason}")
+                return reason
+            try:
+                self.run_once(deadline)
+            except StopLoop:
+                self.note("stopped: StopLoop was raised")
+                return "stopped"
+
+    # Invariant of one iteration: wait in select until a descriptor is ready or
+    # the earliest timer is due (never past the run's deadline); call the ready
+    # handlers, readable ones first; then run every timer that is due *now*,
+    # earliest first. A timer scheduled by this iteration's code runs in a later
+    # iteration, even with a delay of 0, so timers cannot starve I/O. This is the
+    # only place that calls handlers and timers.
+    def run_once(self, deadline: float | None = None) -> None:
+        """One iteration of the loop (see the invariant above)."""
+        try:
+            drop_closed(self.handlers, self.iteration, self.recorder)
+            readable, writable = self.wait_for_readiness(self.timeout(deadline))
+            for handler in readable:
+                self.dispatch(handler, "handle_receive")
+            for handler in writable:
+                self.dispatch(handler, "handle_send")
+            self.run_due_timers()
+        finally:
+            self.iteration += 1
+
+    def wait_for_readiness(
+        self, timeout: float | None
+    ) -> tuple[list[EventHandler], list[EventHandler]]:
+        """Block until a wanted descriptor is ready or ``timeout`` passed: the seam to override."""
+        return wait_for_readiness(self.handlers, timeout, self.iteration, self.recorder)
+
+    def dispatch(
+        self, handler: EventHandler, action: Literal["handle_receive", "handle_send"]
+    ) -> None:
+        """Call one handler method, as ``event_loop`` does."""
+        dispatch(handler, action, self.handlers, self.iteration, self.recorder, self.on_error)
+
+    def next_timer(self) -> Timer | None:
+        """The earliest live timer. Cancelled timers are forgotten here, once on top."""
+        while self._timers and self._timers[0].cancelled:
+            skipped = heapq.heappop(self._timers)
+            self.note(f"skipped cancelled timer {callback_name(skipped.callback)}")
+        return self._timers[0] if self._timers else None
+
+    def timeout(self, deadline: float | None) -> float | None:
+        """How long select may sleep: until the earliest live timer or ``deadline``."""
+        timer = self.next_timer()
+        wake_at = [t for t in (deadline, timer and timer.when) if t is not None]
+        return None if not wake_at else max(0.0, min(wake_at) - self.time())
+
+    def run_due_timers(self) -> None:
+        """Run the timers due now, earliest first; not those scheduled meanwhile."""
+        now, newest = self.time(), self._scheduled
+        while (timer := self.next_timer()) and timer.when <= now and timer.sequence < newest:
+            heapq.heappop(self._timers)
+            name = callback_name(timer.callback)
+            call = partial(timer.callback, *timer.args)
+            error = call_recorded(call, name, -1, timer.action, self.iteration, self.recorder)
+            if error is not None:
+                if self.on_error == "raise":
+                    raise error
+                print(
+                    f"Loop: {timer.action} {name} raised {type(error).__name__}: {error} "
+                    f"(at {where_raised(error)}). The loop goes on.",
+                    file=sys.stderr,
+                )
+
+    def is_idle(self) -> bool:
+        """True when nothing could happen any more: no handlers and no live timers."""
+        return not self.handlers and self.next_timer() is None
+
+    def note(self, text: str) -> None:
+        """Record a decision of the loop, if there is a recorder."""
+        if self.recorder is not None:
+            self.recorder.note(self.iteration, text)
+
+    # --- clean-up ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Forget every timer. The handlers belong to their owners, who close them."""
+        self._timers.clear()
+
+    def __enter__(self) -> Loop:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class IdleTimeout:
+    """Call ``on_idle()`` once nobody called ``touch()`` for ``seconds``.
+
+    One timer per connection, and no heap work per message: ``touch`` only
+    notes the time. When the timer fires early (there was activity since),
+    it re-arms itself for the new quiet deadline instead of closing.
+    """
+
+    def __init__(self, loop: Loop, seconds: float, on_idle: Callable[[], object]) -> None:
+        self.loop, self.seconds, self.on_idle = loop, seconds, on_idle
+        self.last_activity = loop.time()
+        self.timer = loop.call_later(seconds, self.check)
+
+    def touch(self) -> None:
+        """Something happened on the connection: it is not idle."""
+        self.last_activity = self.loop.time()
+
+    def check(self) -> None:
+        """The timer fired: close if quiet long enough, otherwise wait for the rest."""
+        quiet_until = self.last_activity + self.seconds
+        if self.loop.time() >= quiet_until:
+            self.on_idle()
+        else:
+            self.timer = self.loop.call_at(quiet_until, self.check)
+
+    def cancel(self) -> None:
+        """The connection closed for another reason: forget the timer."""
+        self.timer.cancel()
+
+
+class Periodic:
+    """Call ``callback(*args)`` every ``interval`` seconds until ``cancel()``.
+
+    Each run is scheduled from the previous *deadline*, not from when the
+    callback happened to run, so small delays do not add up (no drift). If
+    the loop fell behind by more than an interval, missed runs are skipped.
+    """
+
+    def __init__(
+        self, loop: Loop, interval: float, callback: Callable[..., object], *args: Any
+    ) -> None:
+        self.loop, self.interval, self.callback, self.args = loop, interval, callback, args
+        self.timer = loop.call_later(interval, self.tick)
+
+    def tick(self) -> None:
+        """Run the callback, then schedule the next run."""
+        when = self.timer.when + self.interval
+        while when <= self.loop.time():
+            when += self.interval
+        self.timer = self.loop.call_at(when, self.tick)
+        self.callback(*self.args)
+
+    def cancel(self) -> None:
+        """No more runs."""
+        self.timer.cancel()

@@ -312,7 +312,9 @@ def test_more_descriptors_than_select_can_watch_gives_a_message_naming_FD_SETSIZ
 def test_an_error_raised_in_a_notebook_cell_is_located_in_words():
     from eventloop.handlers import where_raised
 
-    code = compile("def fail():\n    raise ValueError('x')\n", "/tmp/ipykernel_1/2102354269.py", "exec")
+    code = compile(
+        "def fail():\n    raise ValueError('x')\n", "/tmp/ipykernel_1/2102354269.py", "exec"
+    )
     namespace: dict = {}
     exec(code, namespace)
     with pytest.raises(ValueError) as caught:

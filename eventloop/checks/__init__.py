@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -103,16 +104,28 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
 
 
 def describe(error: BaseException) -> str:
-    """``ValueError: bad value (line 3 of your cell)``: the error and where it happened."""
+    """``ValueError: bad value (line 3 of your cell)``: the error and where it happened.
+
+    "Where" is the deepest line of the learner's own code (a notebook cell) when the
+    error came from a library it called, else the line that raised.
+    """
     text = f"{type(error).__name__}: {error}"
+    frames = []
     tb = error.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
         tb = tb.tb_next
-    if tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        where = "your cell" if filename.startswith("<") or "ipykernel" in filename else filename
-        text += f" (line {tb.tb_lineno} of {where.rsplit('/', 1)[-1]})"
+    if frames:
+        in_cells = [frame for frame in frames if is_cell(frame[0])]
+        filename, line = (in_cells or frames)[-1]
+        where = "your cell" if is_cell(filename) else filename.rsplit("/", 1)[-1]
+        text += f" (line {line} of {where})"
     return text
+
+
+def is_cell(filename: str) -> bool:
+    """Code typed in a notebook cell (ipykernel names it after a temporary file)."""
+    return filename.startswith("<") or "ipykernel" in filename
 
 
 @contextmanager
@@ -127,12 +140,16 @@ def time_limit_of(seconds: float) -> Iterator[None]:
         raise CheckTimedOut()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    began = time.monotonic()
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay > 0:  # someone else's alarm (e.g. pytest-timeout) was armed: re-arm it
+            left = max(outer_delay - (time.monotonic() - began), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 def expect_equal(what: str, got: object, expected: object, hint: str | None = None) -> None:

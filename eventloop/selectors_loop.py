@@ -1,0 +1,368 @@
+"""Stage 09: a loop on ``selectors`` (poll, epoll, kqueue) with persistent registration.
+
+Grows from: ``threads.Loop`` (chapters 07 and 08: timers, ``call_soon_threadsafe``,
+``run_in_executor``), which, like chapter 04's ``event_loop``, hands ``select``
+the whole list of descriptors on every iteration.
+Adds: waiting with the operating system's scalable interface, through the
+standard ``selectors`` module, and the bookkeeping that makes it pay off. It
+replaces how the loop waits (``wait_for_readiness``) and what one iteration
+keeps up to date (``run_once``); handlers, timers and threads work unchanged.
+
+Why: ``select`` costs time for *every* watched descriptor on *every* call
+(the kernel scans them all, and Python builds three lists each time), and it
+cannot watch descriptor 1024 or above at all (``ValueError: filedescriptor
+out of range in select()``, FD_SETSIZE). ``epoll`` (Linux) and ``kqueue``
+(macOS, BSD) keep the watched set *inside the kernel*: you ``register`` a
+descriptor once, ``modify`` it when its interest changes, ``unregister`` it
+when it goes, and each wait costs time for the descriptors that are *ready*,
+not the ones that are watched. ``selectors.DefaultSelector`` picks the best
+one the platform has.
+
+The trap, and the guarantee
+---------------------------
+The post's handler API *asks* each handler what it wants (``wants_to_receive``,
+``wants_to_send``). Asking all of them every iteration is O(n) again and
+throws the gain away. So this loop re-asks only the handlers whose answer can
+have changed. **Guarantee: a handler's interest is re-checked before the next
+wait when it**
+
+* ran in this iteration (``handle_receive`` or ``handle_send``),
+* was added to ``loop.handlers`` (a ``HandlerList``: ``append`` registers it),
+* or was passed to ``loop.update(handler)``; ``loop.handlers.interest_changed(h)``
+  says the same, and chapter 05's ``TCPConnection`` calls it on its list
+  whenever its buffer or backpressure changes what it wants.
+
+So a ``TCPConnection.send()`` made by *another* handler, a timer or a
+callback (a chat server's broadcast) still gets its data out: if the kernel
+takes only part of it, the connection tells the loop, which then watches it
+for writing. Other code that changes some handler's answer from outside must
+call ``loop.update(handler)``; without it the loop keeps the old interest.
+Handlers that ``send`` eagerly (try ``sock.send`` at once, buffer only what
+did not fit) need no ``modify`` at all in the common case: one ``recv`` and
+one ``send`` per message.
+
+A closed handler is unregistered when it is next re-checked, and a handler
+removed from ``loop.handlers`` is unregistered at once; neither is called
+again. ``register`` never meets ``KeyError: ... is already registered``
+(PITFALL 3): a handler already registered is ``modify``-ed instead.
+
+Production concerns that arrive here: running out of descriptors. Chapter
+05's ``TCPServer`` already refuses a client it cannot accept (``EMFILE``, too
+many open files); any other handler that lets ``EMFILE`` or ``ENFILE`` escape
+is paused (no reading) until a descriptor is freed or ``EMFILE_RETRY``
+passes, instead of being dropped like a handler that raises, or spinning on a
+readiness it cannot serve. Fairness: each ready handler gets at most one
+``handle_receive`` per iteration, so one busy client cannot starve the others
+(the handlers read once per call: a bounded ``recv``).
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+from collections.abc import Iterable
+from typing import Literal, SupportsIndex
+
+from eventloop import threads
+from eventloop.handlers import (
+    FD_SETSIZE,
+    EventHandler,
+    call_recorded,
+    handler_name,
+    report_and_drop,
+)
+from eventloop.recorder import Recorder
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+EMFILE_RETRY = 0.1
+"""Seconds a handler that hit ``EMFILE`` waits before it may read again (if no fd is freed)."""
+
+SELECTORS: dict[str, str] = {
+    "select": "SelectSelector",
+    "poll": "PollSelector",
+    "epoll": "EpollSelector",
+    "kqueue": "KqueueSelector",
+    "default": "DefaultSelector",
+}
+"""The names this module accepts for ``selector=``, and the ``selectors`` class each means."""
+
+
+def make_selector(kind: str = "default") -> selectors.BaseSelector:
+    """A fresh selector by name: one of the keys of ``SELECTORS``, e.g. ``"epoll"``."""
+    cls = getattr(selectors, SELECTORS.get(kind, ""), None)
+    if cls is None:
+        have = [name for name, attr in SELECTORS.items() if hasattr(selectors, attr)]
+        raise ValueError(f"no {kind!r} selector on this platform; choose one of {have}")
+    return cls()
+
+
+def interest(handler: EventHandler) -> int:
+    """The events a handler wants now, as a ``selectors`` mask (0: nothing)."""
+    return (READ if handler.wants_to_receive() else 0) | (WRITE if handler.wants_to_send() else 0)
+
+
+class HandlerList(list):  # type: ignore[type-arg]
+    """A list of handlers that tells its loop when one is added, removed or changed.
+
+    Code written for chapter 04's plain list (``handlers.append(conn)``,
+    ``handlers.remove(self)``) works unchanged; the loop hears about it in O(1).
+    Chapter 05's ``TCPConnection`` calls ``interest_changed(self)`` on its list
+    whenever its buffer or backpressure changes what it wants.
+    """
+
+    def __init__(self, loop: SelectorLoop) -> None:
+        super().__init__()
+        self.loop = loop
+
+    def append(self, handler: EventHandler) -> None:
+        super().append(handler)
+        self.loop.added(handler)
+
+    def insert(self, index: SupportsIndex, handler: EventHandler) -> None:
+        super().insert(index, handler)
+        self.loop.added(handler)
+
+    def extend(self, handlers: Iterable[EventHandler]) -> None:
+        for handler in handlers:
+            self.append(handler)
+
+    def __iadd__(self, handlers: Iterable[EventHandler]) -> HandlerList:  # type: ignore[override]
+        self.extend(handlers)
+        return self
+
+    def remove(self, handler: EventHandler) -> None:
+        super().remove(handler)
+        self.loop.forget(handler)
+
+    def pop(self, index: SupportsIndex = -1) -> EventHandler:
+        handler = super().pop(index)
+        self.loop.forget(handler)
+        return handler
+
+    def clear(self) -> None:
+        while self:
+            self.pop()
+
+    def __setitem__(self, index: object, value: object) -> None:
+        raise TypeError("a HandlerList changes by append/remove only, so its loop can follow")
+
+    __delitem__ = __setitem__
+
+    def interest_changed(self, handler: EventHandler) -> None:
+        """``handler`` may want something else now: the loop re-checks it."""
+        self.loop.update(handler)
+
+
+class SelectorLoop(threads.Loop):
+    """Chapter 08's loop (timers, ``call_soon_threadsafe``, ``run_in_executor``),
+    waiting in a ``selectors`` selector with persistent registration.
+
+    ``handlers`` is a ``HandlerList``: give it to servers that add connections
+    (``TCPServer(loop.handlers)``). ``run()`` stops as before (``duration``,
+    ``max_iterations``, ``until``, ``stop()``, ``StopLoop``, nothing left).
+    """
+
+    def __init__(
+        self,
+        handlers: Iterable[EventHandler] | None = None,
+        *,
+        selector: str | selectors.BaseSelector = "default",
+        recorder: Recorder | None = None,
+        on_error: Literal["drop", "raise"] = "drop",
+        max_workers: int = 4,
+    ) -> None:
+        self.selector = make_selector(selector) if isinstance(selector, str) else selector
+        self.registered: dict[int, tuple[EventHandler, int, int]] = {}  # id -> handler, fd, events
+        self.pending: dict[int, EventHandler] = {}  # handlers whose interest must be re-checked
+        self.paused: dict[int, tuple[EventHandler, float]] = {}  # EMFILE: no reading until then
+        self.members: set[int] = set()  # ids of the handlers in self.handlers
+        super().__init__(
+            HandlerList(self), recorder=recorder, on_error=on_error, max_workers=max_workers
+        )
+        self.handlers.extend(handlers or ())
+
+    # Invariant of one iteration: bring the selector up to date for the pending
+    # handlers, and only those (O(changes), never O(all handlers)); wait until a
+    # descriptor is ready or the earliest timer is due; call handle_receive for
+    # each readable handler, then handle_send for each writable one, once each,
+    # skipping any removed or closed meanwhile, and mark each as pending; then
+    # run the due timers. This is the only place that calls handlers and timers.
+    def run_once(self, deadline: float | None = None) -> None:
+        """One iteration of the loop (see the invariant above)."""
+        try:
+            self.resume_paused()
+            self.apply_pending()
+            if self.is_idle():
+                return  # the last handler closed: nothing to wait for
+            timeout = self.timeout(deadline)
+            if self.paused:
+                timeout = EMFILE_RETRY if timeout is None else min(timeout, EMFILE_RETRY)
+            readable, writable = self.wait_for_readiness(timeout)
+            for handler in readable:
+                self.dispatch(handler, "handle_receive")
+            for handler in writable:
+                self.dispatch(handler, "handle_send")
+            self.run_due_timers()
+        finally:
+            self.iteration += 1
+
+    def wait_for_readiness(
+        self, timeout: float | None
+    ) -> tuple[list[EventHandler], list[EventHandler]]:
+        """Block in the selector; return the readable and the writable handlers."""
+        recorder = self.recorder
+        entered = recorder.now() if recorder is not None else 0.0
+        try:
+            ready = self.selector.select(timeout)
+        except ValueError as error:
+            if isinstance(self.selector, selectors.SelectSelector):
+                raise ValueError(
+                    f"select() cannot watch descriptors at or above FD_SETSIZE ({FD_SETSIZE}); "
+                    f"the highest registered is fd {max(self.selector.get_map())}. Use "
+                    f'selector="epoll" (or "default").'
+                ) from error
+            raise
+        if recorder is not None:
+            watched = list(self.registered.values())
+            recorder.record_select(
+                self.iteration,
+                entered,
+                recorder.now(),
+                [fd for _, fd, ev in watched if ev & READ],
+                [fd for _, fd, ev in watched if ev & WRITE],
+                [key.fd for key, ev in ready if ev & READ],
+                [key.fd for key, ev in ready if ev & WRITE],
+            )
+        readable = [key.data for key, events in ready if events & READ]
+        writable = [key.data for key, events in ready if events & WRITE]
+        return readable, writable
+
+    def dispatch(
+        self, handler: EventHandler, action: Literal["handle_receive", "handle_send"]
+    ) -> None:
+        """Call one handler method, unless it was removed or closed earlier in this iteration."""
+        fd = handler.fileno()
+        if id(handler) not in self.registered or fd < 0:
+            return
+        self.pending[id(handler)] = handler  # it ran: its interest may have changed
+        call = getattr(handler, action)
+        name = handler_name(handler)
+        error = call_recorded(call, name, fd, action, self.iteration, self.recorder)
+        if error is None:
+            return
+        if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+            self.pause(handler, error)
+        elif self.on_error == "raise":
+            raise error
+        else:
+            report_and_drop(
+                handler, action, fd, error, self.handlers, self.iteration, self.recorder
+            )
+
+    def is_idle(self) -> bool:
+        """Nothing left: no handler but the waker, no timer, no job; O(1), unlike a scan."""
+        others = len(self.members) - (id(self.waker) in self.members)
+        return not others and not self._jobs and self.next_timer() is None
+
+    # --- keeping the selector in step with the handlers -------------------------------------
+
+    def update(self, handler: EventHandler) -> None:
+        """Re-check ``handler``'s interest before the next wait (it changed from outside)."""
+        if id(handler) in self.members:
+            self.pending[id(handler)] = handler
+
+    def added(self, handler: EventHandler) -> None:
+        """``handler`` joined ``loop.handlers``: register it before the next wait."""
+        self.members.add(id(handler))
+        self.pending[id(handler)] = handler
+
+    def forget(self, handler: EventHandler) -> None:
+        """Unregister ``handler`` now: it left ``loop.handlers``."""
+        self.members.discard(id(handler))
+        self.pending.pop(id(handler), None)
+        self.paused.pop(id(handler), None)
+        self.unregister(handler)
+        if self.paused:  # a handler left: its descriptor is probably being freed
+            self.resume_paused(now=True)
+
+    def apply_pending(self) -> None:
+        """Register, modify or unregister each pending handler; O(pending), not O(all)."""
+        pending, self.pending = self.pending, {}
+        for handler in pending.values():
+            fd = handler.fileno()
+            if fd < 0:  # closed: drop it, and free its slot in the selector
+                self.drop(handler, "closed")
+                continue
+            events = interest(handler)
+            if id(handler) in self.paused:
+                events &= ~READ
+            self.set_interest(handler, fd, events)
+
+    def set_interest(self, handler: EventHandler, fd: int, events: int) -> None:
+        """Make the selector watch ``fd`` for ``events``: register, modify or unregister."""
+        old = self.registered.get(id(handler))
+        if old is not None and old[1:] == (fd, events):
+            return  # nothing changed: no system call at all
+        if events == 0:
+            self.unregister(handler)
+        elif old is not None and old[1] == fd:
+            self.selector.modify(fd, events, handler)
+            self.registered[id(handler)] = (handler, fd, events)
+            self.note(f"modify fd {fd} {describe(events)}")
+        else:
+            self.unregister(handler)
+            self.register(handler, fd, events)
+
+    def register(self, handler: EventHandler, fd: int, events: int) -> None:
+        """First registration of ``fd``; a stale entry from a closed handler is replaced."""
+        stale = self.selector.get_map().get(fd)
+        if stale is not None:  # fd was closed without telling us, and the number reused
+            self.drop(stale.data, f"its fd {fd} was closed and reused")
+        self.selector.register(fd, events, handler)
+        self.registered[id(handler)] = (handler, fd, events)
+        self.note(f"register fd {fd} {describe(events)}")
+
+    def drop(self, handler: EventHandler, why: str) -> None:
+        """Remove ``handler`` from ``handlers`` (which unregisters it) and say why."""
+        if id(handler) in self.members:
+            self.handlers.remove(handler)
+        else:
+            self.forget(handler)
+        self.note(f"dropped {handler_name(handler)}: {why}")
+
+    def unregister(self, handler: EventHandler) -> None:
+        """Stop watching ``handler``'s descriptor (by number: it may be closed already)."""
+        old = self.registered.pop(id(handler), None)
+        if old is not None:
+            self.selector.unregister(old[1])
+            self.note(f"unregister fd {old[1]}")
+
+    # --- EMFILE: out of descriptors -----------------------------------------------------------
+
+    def pause(self, handler: EventHandler, error: OSError) -> None:
+        """Stop reading ``handler`` (a listener that cannot accept) until an fd is freed."""
+        self.paused[id(handler)] = (handler, self.time() + EMFILE_RETRY)
+        self.pending[id(handler)] = handler
+        self.note(f"paused {handler_name(handler)}: {error.strerror or error}")
+
+    def resume_paused(self, now: bool = False) -> None:
+        """Let paused handlers read again once a descriptor was freed or time passed."""
+        if not self.paused:
+            return
+        clock = self.time()
+        for key, (handler, until) in list(self.paused.items()):
+            if now or clock >= until:
+                del self.paused[key]
+                self.pending[key] = handler
+                self.note(f"resumed {handler_name(handler)}")
+
+    def close(self) -> None:
+        """Shut the thread pool and the waker down, then close the selector."""
+        super().close()
+        self.selector.close()
+
+
+def describe(events: int) -> str:
+    """``read``, ``write`` or ``read+write``: a mask in words, for notes."""
+    return "+".join(word for bit, word in ((READ, "read"), (WRITE, "write")) if events & bit)

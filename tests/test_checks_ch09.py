@@ -1,0 +1,254 @@
+"""The chapter 09 checks pass a right answer and fail typical wrong ones, with a useful verdict."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import time
+
+import pytest
+
+from eventloop.checks import VERDICT_LINE
+from eventloop.checks.ch09 import check_9_1, check_9_2, check_9_3, try_echo
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The status and the whole output of the check that just ran."""
+    out = capsys.readouterr().out
+    match = VERDICT_LINE.match(out.splitlines()[0])
+    assert match, out
+    return match["status"], out
+
+
+# --- 9.1 events_for ------------------------------------------------------------------------------
+
+
+def events_for(handler):
+    return (READ if handler.wants_to_receive() else 0) | (WRITE if handler.wants_to_send() else 0)
+
+
+def test_9_1_passes_a_right_answer(capsys):
+    assert check_9_1(events_for) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_9_1_not_attempted(capsys):
+    def stub(handler):
+        raise NotImplementedError("Exercise 9.1: events_for")
+
+    assert check_9_1(stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+def test_9_1_and_instead_of_or(capsys):
+    def with_and(handler):
+        if handler.wants_to_receive() and handler.wants_to_send():
+            return READ and WRITE  # `and` gives WRITE alone
+        return events_for(handler)
+
+    assert check_9_1(with_and) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "a | b" in out
+
+
+def test_9_1_swapped_bits(capsys):
+    def swapped(handler):
+        return (WRITE if handler.wants_to_receive() else 0) | (
+            READ if handler.wants_to_send() else 0
+        )
+
+    assert check_9_1(swapped) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "EVENT_READ is for wants_to_receive" in out
+
+
+def test_9_1_a_tuple_is_not_a_mask(capsys):
+    assert check_9_1(lambda h: (h.wants_to_receive(), h.wants_to_send())) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "int mask" in out
+
+
+# --- 9.2 echo: register once -----------------------------------------------------------------
+
+
+def echo(selector, sock, count):
+    selector.register(sock, READ)
+    try:
+        echoed = 0
+        deadline = time.monotonic() + 2
+        while echoed < count and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.5):
+                data, sender = key.fileobj.recvfrom(65535)
+                key.fileobj.sendto(data, sender)
+                echoed += 1
+    finally:
+        selector.unregister(sock)
+
+
+def buggy_echo(selector, sock, count):
+    echoed = 0
+    deadline = time.monotonic() + 2
+    while echoed < count and time.monotonic() < deadline:
+        selector.register(sock, READ)
+        for key, _ in selector.select(timeout=0.5):
+            data, sender = key.fileobj.recvfrom(65535)
+            key.fileobj.sendto(data, sender)
+            echoed += 1
+
+
+def test_9_2_passes_a_right_answer(capsys):
+    assert check_9_2(echo) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_9_2_the_buggy_loop_fails_with_the_pitfall(capsys):
+    assert check_9_2(buggy_echo) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "already registered" in out and "register once" in out
+
+
+def test_9_2_try_echo_shows_the_key_error(capsys):
+    try_echo(buggy_echo)
+    out = capsys.readouterr().out
+    assert out.startswith("KeyError: ") and "is already registered" in out
+
+
+def test_9_2_register_and_unregister_every_time_is_not_the_fix(capsys):
+    def churn(selector, sock, count):
+        echoed = 0
+        while echoed < count:
+            selector.register(sock, READ)
+            for key, _ in selector.select(timeout=0.5):
+                data, sender = key.fileobj.recvfrom(65535)
+                key.fileobj.sendto(data, sender)
+                echoed += 1
+            selector.unregister(sock)
+
+    assert check_9_2(churn) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "registered more than once" in out
+
+
+def test_9_2_forgetting_to_unregister(capsys):
+    def leaves_it(selector, sock, count):
+        selector.register(sock, READ)
+        echoed = 0
+        while echoed < count:
+            for key, _ in selector.select(timeout=0.5):
+                data, sender = key.fileobj.recvfrom(65535)
+                key.fileobj.sendto(data, sender)
+                echoed += 1
+
+    assert check_9_2(leaves_it) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "still registered" in out
+
+
+def test_9_2_not_attempted(capsys):
+    def stub(selector, sock, count):
+        raise NotImplementedError("Exercise 9.2: echo")
+
+    assert check_9_2(stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+# --- 9.3 sync ----------------------------------------------------------------------------------
+
+
+def sync(selector, changed):
+    for handler in changed:
+        events = 0
+        if handler.fileno() >= 0:
+            events = events_for(handler)
+        key = selector.get_map().get(handler)
+        if key is None:
+            if events:
+                selector.register(handler, events, handler)
+        elif not events:
+            selector.unregister(handler)
+        elif key.events != events:
+            selector.modify(handler, events, handler)
+
+
+def test_9_3_passes_a_right_answer(capsys):
+    assert check_9_3(sync) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_9_3_always_register_meets_the_pitfall(capsys):
+    def always_register(selector, changed):
+        for handler in changed:
+            if events_for(handler):
+                selector.register(handler, events_for(handler), handler)
+
+    assert check_9_3(always_register) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "KeyError" in out
+
+
+def test_9_3_modify_even_when_nothing_changed(capsys):
+    def eager(selector, changed):
+        for handler in changed:
+            events = events_for(handler) if handler.fileno() >= 0 else 0
+            if handler in selector.get_map():
+                if events:
+                    selector.modify(handler, events, handler)
+                else:
+                    selector.unregister(handler)
+            elif events:
+                selector.register(handler, events, handler)
+
+    # selectors' own modify() makes no system call when nothing changed, but it is still a
+    # call the loop did not need: the check counts it
+    assert check_9_3(eager) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "nothing changed means no call" in out
+
+
+def test_9_3_ignoring_closed_handlers(capsys):
+    def no_close(selector, changed):
+        for handler in changed:
+            events = events_for(handler)
+            key = selector.get_map().get(handler)
+            if key is None:
+                if events:
+                    selector.register(handler, events, handler)
+            elif not events:
+                selector.unregister(handler)
+            elif key.events != events:
+                selector.modify(handler, events, handler)
+
+    assert check_9_3(no_close) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "a was closed" in out
+
+
+def test_9_3_registering_the_socket_instead_of_the_handler(capsys):
+    def by_socket(selector, changed):
+        for handler in changed:
+            events = events_for(handler)
+            if events:
+                selector.register(handler.sock, events, handler)
+
+    assert check_9_3(by_socket) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "fileobj=handler" in out
+
+
+def test_9_3_not_attempted(capsys):
+    def stub(selector, changed):
+        raise NotImplementedError("Exercise 9.3: sync")
+
+    assert check_9_3(stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+def test_checks_close_their_sockets():
+    """Run under -W error::ResourceWarning: a leaked socket would fail this test."""
+    with socket.socket() as probe:
+        assert probe.fileno() >= 0
+    check_9_3(sync)
+    check_9_2(echo)
+    check_9_1(events_for)

@@ -11,11 +11,12 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
 
-.PHONY: lab test install notebooks exercises serve bench lint clean help
+.PHONY: lab test install notebooks exercises serve bench lint clean help browser
 
 help:
 	@echo "make lab         open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test        run every test and every notebook, as CI does"
+	@echo "make browser     run the chapter notebooks in JupyterLab in headless Chromium"
 	@echo "make serve       run the post's UDP time (14000) and echo (15000) servers"
 	@echo "make notebooks   re-execute the notebooks and save their outputs (maintainers)"
 	@echo "make exercises   regenerate exercises/ from solutions/ (maintainers)"
@@ -34,7 +35,10 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python tools/make_exercises.py --check
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks solutions $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadscope $(NBVAL) tests notebooks solutions benchmarks/benchmarks.ipynb $(ARGS)
+
+browser: $(STAMP)
+	$(BIN)/python -m pytest -m browser -s tests/test_browser.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -110,7 +110,8 @@ def test_every_chapter_from_01_has_solutions_and_exercises_of_the_same_name():
 def test_notebooks_bind_loopback_and_never_loop_forever(path):
     for source in code_cells(path):
         assert not re.search(r"bind\(\(\s*(''|\"\")", source), "binds '' (every interface)"
-        assert "while True" not in source, "a `while True` cell can hang: use a deadline"
+        code = "\n".join(line.split("#", 1)[0] for line in source.splitlines())
+        assert "while True" not in code, "a `while True` cell can hang: bound it (turns, deadline)"
         for port in re.findall(r"bind\(\(\s*['\"][\w.:]*['\"]\s*,\s*(\d+)\s*\)\)", source):
             assert port == "0", f"binds fixed port {port}: use port 0"
 
@@ -125,4 +126,6 @@ def test_chapters_have_a_goal_first_and_a_summary_at_the_end(path):
         markdown[0] + (markdown[1] if len(markdown) > 1 else ""),
         re.IGNORECASE,
     ), "the chapter opens with its learning goal"
-    assert any(re.match(r"#+ (Summary|Recap)", m) for m in markdown[-3:]), "ends with a summary"
+    if not path.name.startswith("00-"):  # chapter 00 is the course's map, not a lesson
+        recap = any(re.match(r"#+ (Summary|Recap)", m) for m in markdown[-3:])
+        assert recap, "the chapter ends with a summary (then its exercises)"

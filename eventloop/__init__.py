@@ -24,16 +24,35 @@ Seeing and checking what the loop did:
 From a terminal: ``python -m eventloop --help``.
 """
 
+from eventloop.framing import KeyValueProtocol, LengthPrefixedProtocol, LineProtocol
 from eventloop.handlers import EventHandler, StopLoop, event_loop
 from eventloop.recorder import Recorder
+from eventloop.select_loop import run_select_loop
+from eventloop.selectors_loop import HandlerList, SelectorLoop
+from eventloop.tcp import TCPConnection, TCPEchoConnection, TCPServer
+from eventloop.threads import Loop, ThreadPoolHandler
+from eventloop.timers import IdleTimeout, Periodic
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 
 __all__ = [
     "EventHandler",
+    "HandlerList",
+    "IdleTimeout",
+    "KeyValueProtocol",
+    "LengthPrefixedProtocol",
+    "LineProtocol",
+    "Loop",
+    "Periodic",
     "Recorder",
+    "SelectorLoop",
     "StopLoop",
+    "TCPConnection",
+    "TCPEchoConnection",
+    "TCPServer",
+    "ThreadPoolHandler",
     "UDPEchoServer",
     "UDPServer",
     "UDPTimeServer",
     "event_loop",
+    "run_select_loop",
 ]

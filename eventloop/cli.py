@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import argparse
 import errno
+import selectors
 import socket
 import sys
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 
+from eventloop import threads
 from eventloop.handlers import EventHandler, event_loop
+from eventloop.selectors_loop import SelectorLoop
+from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection, TCPServer
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 
 EXPOSED_WARNING = (
@@ -123,6 +129,231 @@ def explain_bind_error(error: OSError, args: argparse.Namespace) -> str:
     return f"error: cannot bind {args.host}: {error.strerror or error}"
 
 
+# --- grade: run exercise notebooks and collect their verdicts ----------------------------------
+
+GRADE_HELP = """\
+Run exercise notebooks, each in a fresh kernel from its own folder, and print
+a table of the verdicts their checks print (passed / failed / not attempted).
+
+    python -m eventloop grade submissions/            # one folder per student
+    python -m eventloop grade exercises/03-select.ipynb --csv grades.csv
+
+Saved outputs are ignored: only what this run prints counts. A cell that runs
+too long is interrupted, a notebook that runs too long is stopped, a kernel
+that dies is noted; a notebook that binds a fixed port is not run. The exit
+status is 0 when grading finished, whatever the grades.
+"""
+
+
+def add_grade_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "grade",
+        help="run exercise notebooks and tabulate their verdicts",
+        description=GRADE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="notebooks or folders")
+    parser.add_argument(
+        "--solutions",
+        type=Path,
+        default=None,
+        help="where the solutions notebooks list the exercises (default: the course's solutions/)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per notebook (default: 60)"
+    )
+    parser.add_argument(
+        "--cell-timeout", type=float, default=30.0, help="seconds per cell (default: 30)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="notebooks graded at the same time (default: 2)"
+    )
+    parser.add_argument("--csv", type=Path, default=None, help="also write the table to this file")
+    parser.add_argument(
+        "--allow-fixed-ports",
+        action="store_true",
+        help="run notebooks that bind a fixed port anyway (they may collide)",
+    )
+    parser.set_defaults(run=run_grade)
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    """Imported here: grading needs nbclient, which serving does not."""
+    from eventloop.grade import main as grade_main
+
+    return grade_main(args)
+
+
+# --- udp-echo, and --loop: one server on each stage's loop (chapter 09) -----------------------
+
+LOOPS = (
+    ["select", "poll", "epoll"] if hasattr(selectors, "EpollSelector") else ["select", "default"]
+)
+LOOP_HELP = (
+    "which loop waits: 'select' is chapter 08's loop, which hands select() every descriptor "
+    "on every iteration; 'poll' and 'epoll' ('default' elsewhere) are chapter 09's loop, which "
+    "registers each descriptor once (default: %(default)s)"
+)
+
+UDP_ECHO_HELP = """\
+Run a UDP echo server on the loop of your choice, so that a load generator in
+another terminal can compare the loops:
+
+    python -m eventloop udp-echo --loop select
+    python -m eventloop udp-echo --loop epoll --port 15000
+    echo hello | nc -u -w1 127.0.0.1 15000
+
+It prints the address it listens on (port 0, the default, picks a free one),
+and stops on Ctrl-C or after --duration seconds.
+"""
+
+
+def add_loop_option(parser: argparse.ArgumentParser) -> None:
+    """``--loop select|poll|epoll``: the same server on chapter 08's or chapter 09's loop."""
+    parser.add_argument("--loop", choices=LOOPS, default=LOOPS[-1], help=LOOP_HELP)
+
+
+def make_loop(kind: str) -> threads.Loop:
+    """The loop ``--loop`` names: select-based (chapter 08) or selectors-based (chapter 09)."""
+    if kind == "select":
+        return threads.Loop()
+    return SelectorLoop(selector=kind)
+
+
+def run_loop_until_stopped(loop: threads.Loop, duration: float | None) -> int:
+    """Run ``loop``; Ctrl-C is a normal stop. The caller closes what it opened."""
+    try:
+        loop.run(duration=duration)
+    except KeyboardInterrupt:
+        print("stopped (Ctrl-C)", flush=True)
+    else:
+        print("stopped", flush=True)
+    return 0
+
+
+def add_udp_echo_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "udp-echo",
+        help="run a UDP echo server on the select, poll or epoll loop",
+        description=UDP_ECHO_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="default: 0, any free port")
+    add_loop_option(parser)
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.set_defaults(run=run_udp_echo)
+
+
+def run_udp_echo(args: argparse.Namespace) -> int:
+    """Bind the echo server, print where, loop until stopped, close everything."""
+    try:
+        server = UDPEchoServer(args.host, args.port)
+    except OSError as error:
+        reason = error.strerror or error
+        print(f"error: cannot bind {args.host}:{args.port}: {reason}", file=sys.stderr)
+        return 2
+    if args.host in ("", "0.0.0.0", "::"):
+        print(EXPOSED_WARNING.format(host=args.host or "''"), file=sys.stderr)
+    with server, make_loop(args.loop) as loop:
+        loop.handlers.append(server)
+        host, port = server.address
+        shown = f"[{host}]" if ":" in host else host
+        print(f"echo server listening on udp {shown}:{port} (loop: {args.loop})", flush=True)
+        print("Ctrl-C to stop.", flush=True)
+        return run_loop_until_stopped(loop, args.duration)
+
+
+# --- tcp-echo: the robust TCP echo server of chapter 05 ----------------------------------------
+
+TCP_ECHO_HELP = """\
+Run chapter 05's TCP echo server: it sends back every byte it receives, and
+keeps serving well-behaved clients whatever the others do (flood without
+reading, reset, vanish mid-send, send and close at once). Try it from another
+terminal:
+
+    nc 127.0.0.1 16000                          # type lines, see them come back
+    echo hello | nc -N 127.0.0.1 16000          # half-close: the reply, then EOF
+    socat - TCP:127.0.0.1:16000
+
+A client that sends without reading cannot make the server's memory grow:
+each connection stops reading while more than --high-water bytes wait to be
+sent to it. On stop (Ctrl-C, or after --duration seconds) it prints how many
+connections it served and the largest outgoing buffer any of them had.
+Port 0 picks any free port; the address is printed either way.
+"""
+
+
+class CountedEchoConnection(TCPEchoConnection):
+    """The echo connection; on closing, it adds its largest buffer to the command's ``totals``."""
+
+    def __init__(self, sock: socket.socket, handlers: list, *, totals: dict, **options) -> None:
+        super().__init__(sock, handlers, **options)
+        self.totals = totals
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.totals["largest buffer"] = max(self.totals["largest buffer"], self.max_buffered)
+
+
+def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "tcp-echo",
+        help="run chapter 05's TCP echo server (backpressure, survives bad clients)",
+        description=TCP_ECHO_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=16000, help="default: 16000; 0: any free port")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument(
+        "--high-water", type=int, default=HIGH_WATER, help="default: %(default)s bytes"
+    )
+    parser.add_argument(
+        "--low-water", type=int, default=LOW_WATER, help="default: %(default)s bytes"
+    )
+    add_loop_option(parser)
+    parser.set_defaults(run=run_tcp_echo)
+
+
+def run_tcp_echo(args: argparse.Namespace) -> int:
+    """Listen, print where, loop until stopped, then print what the connections did."""
+    totals = {"largest buffer": 0}
+    connection = partial(
+        CountedEchoConnection, totals=totals, high_water=args.high_water, low_water=args.low_water
+    )
+    loop = make_loop(args.loop)  # --loop: chapter 08's select loop or chapter 09's
+    try:
+        server = TCPServer(loop.handlers, args.host, args.port, connection=connection)
+    except OSError as error:
+        loop.close()
+        print(explain_tcp_bind_error(error, args), file=sys.stderr)
+        return 2
+    if args.host in ("", "0.0.0.0", "::"):
+        print(EXPOSED_WARNING.format(host=args.host or "''"), file=sys.stderr)
+    host, port = server.address
+    shown = f"[{host}]" if ":" in host else host
+    print(f"echo server listening on tcp {shown}:{port} (loop: {args.loop})", flush=True)
+    print("Ctrl-C to stop.", flush=True)
+    with loop, server:  # closes the server and every connection it accepted, then the loop
+        status = run_loop_until_stopped(loop, args.duration)
+    print(
+        f"served {server.accepted} connection(s); largest outgoing buffer "
+        f"{totals['largest buffer']} bytes (high water {args.high_water})",
+        flush=True,
+    )
+    return status
+
+
+def explain_tcp_bind_error(error: OSError, args: argparse.Namespace) -> str:
+    """One clear line instead of a traceback (the serve section's wording for the rest)."""
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"error: port {args.port} is already in use on {args.host}: is another server "
+            f"running? Stop it, or choose another port with --port (0 picks any free port)."
+        )
+    return explain_bind_error(error, args)
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -133,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_serve_command(commands)
+    add_tcp_echo_command(commands)
+    add_grade_command(commands)
+    add_udp_echo_command(commands)
     return parser
 
 

@@ -1,0 +1,311 @@
+"""Checks for chapter 05's exercises (TCP connections): real sockets on loopback, bounded in time.
+
+* 5.1 ``connect_result(address) -> int``: a non-blocking connect, then ``SO_ERROR`` (PITFALLS 5, 6).
+* 5.2 ``UpperEchoConnection``: a ``TCPConnection`` that echoes in upper case, through ``send``.
+* 5.3 ``ByteCounter``: a handler that ignores EOF and spins (PITFALL 8), fixed.
+* 5.4 ``should_read(reading, queued, high, low)``: the watermark rule (PITFALL 12).
+
+Servers run in ``event_loop(..., on_error="raise")``, so an error in the learner's handler (or
+the exercise stub's ``NotImplementedError``) reaches the verdict instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.handlers import EventHandler, event_loop
+from eventloop.recorder import Recorder
+from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection, TCPServer
+
+
+@contextmanager
+def serving(connection: Callable) -> Iterator[tuple[TCPServer, list[EventHandler]]]:
+    """A ``TCPServer`` on 127.0.0.1 whose connections are ``connection(sock, handlers)``."""
+    handlers: list[EventHandler] = []
+    with TCPServer(handlers, connection=connection) as server:
+        yield server, handlers
+
+
+def loop_until(handlers: list[EventHandler], done: Callable[[], bool], seconds: float) -> None:
+    event_loop(handlers, until=done, duration=seconds, on_error="raise")
+
+
+def require_class(candidate: object, base: type, example: str) -> None:
+    if not (isinstance(candidate, type) and issubclass(candidate, base)):
+        raise CheckFailed(
+            f"{getattr(candidate, '__name__', candidate)!r} is not a {base.__name__} class",
+            hint=f"define it as `{example}`",
+        )
+
+
+# --- 5.1 -----------------------------------------------------------------------------------------
+
+
+def check_5_1(connect_result: Callable[[tuple[str, int]], int]) -> bool:
+    """``connect_result(address)``: 0 for a listening port, 111 (ECONNREFUSED) for a refused one."""
+    return verdict("5.1", lambda: run_5_1(connect_result), time_limit=8)
+
+
+def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        got = attempt(connect_result, listening.getsockname(), "a listening port")
+        if got == errno.EINPROGRESS:
+            raise CheckFailed(
+                "the connect had not finished when you read its result",
+                expected="0",
+                got=f"{got} (EINPROGRESS)",
+                hint="EINPROGRESS means 'still going': wait with select([], [sock], [], 2) "
+                "until the socket is writable, then read SO_ERROR",
+            )
+        expect_equal("connect_result(a listening address)", got, 0)
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        got = attempt(connect_result, bound.getsockname(), "a refused port")
+        if got == 0:
+            raise CheckFailed(
+                "a refused connect was reported as a success",
+                expected=f"{errno.ECONNREFUSED} (ECONNREFUSED)",
+                got="0",
+                hint="a refused connect is writable too: read "
+                "sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) after select",
+            )
+        expect_equal("connect_result(a refused address)", got, errno.ECONNREFUSED)
+
+
+def attempt(connect_result: Callable, address: tuple[str, int], what: str) -> int:
+    try:
+        got = connect_result(address)
+    except ConnectionRefusedError:
+        raise CheckFailed(
+            f"connecting to {what} raised ConnectionRefusedError",
+            expected="an errno returned, not raised",
+            hint="with setblocking(False), connect raises BlockingIOError (catch it); the "
+            "result of the attempt is in SO_ERROR once the socket is writable",
+        ) from None
+    if not isinstance(got, int):
+        raise CheckFailed(
+            f"connect_result({what}) should return an int (0 or an errno)", got=repr(got)
+        )
+    return got
+
+
+# --- 5.2 -----------------------------------------------------------------------------------------
+
+
+def check_5_2(cls: type) -> bool:
+    """``cls``: a ``TCPConnection`` that sends back every byte in upper case, without losing any."""
+    return verdict("5.2", lambda: run_5_2(cls), time_limit=10)
+
+
+def run_5_2(cls: type) -> None:
+    require_class(cls, TCPConnection, "class UpperEchoConnection(TCPConnection):")
+    with serving(cls) as (server, handlers), socket.create_connection(server.address, 3) as client:
+        client.sendall(b"hello, ")
+        client.sendall(b"world")
+        client.shutdown(socket.SHUT_WR)
+        loop_until(handlers, lambda: server.accepted == 1 and len(handlers) == 1, 3)
+        reply = receive_all(client)
+    expect_equal(
+        "the reply to b'hello, ' and b'world', then EOF",
+        reply,
+        b"HELLO, WORLD",
+        hint="in data_received(self, data): self.send(data.upper())",
+    )
+    big = bytes(range(97, 123)) * 40_000  # about 1 MB of a..z: more than the kernel buffers
+
+    def small_buffers(sock: socket.socket, handlers: list[EventHandler]) -> EventHandler:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # so that send fills it
+        return cls(sock, handlers)
+
+    with serving(small_buffers) as (server, handlers), slow_reader(server.address) as client:
+        try:
+            echoed = exchange(client, handlers, big, deadline=time.monotonic() + 6)
+        except BlockingIOError:
+            raise CheckFailed(
+                "with about 1 MB to echo, your handler raised BlockingIOError",
+                hint="the kernel's buffer was full: use self.send(...), which keeps what "
+                "the kernel does not take now and sends it when the socket is writable",
+            ) from None
+    if echoed != big.upper():
+        raise CheckFailed(
+            f"of about 1 MB sent, {len(echoed)} bytes came back right",
+            expected=f"{len(big)} bytes, in upper case",
+            got=f"{len(echoed)} bytes",
+            hint="use self.send(...), which keeps what the kernel does not take now; "
+            "self.sock.send may send only part of the data",
+        )
+
+
+def receive_all(client: socket.socket) -> bytes:
+    chunks = []
+    client.settimeout(2)
+    while chunk := client.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def slow_reader(address: tuple[str, int]) -> socket.socket:
+    """A client with a small receive buffer: the server's sends soon find it full."""
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    client.settimeout(3)
+    client.connect(address)
+    return client
+
+
+def exchange(client: socket.socket, handlers: list, data: bytes, deadline: float) -> bytes:
+    """Send ``data``, reading the reply only when sending is blocked; loop in between."""
+    client.setblocking(False)
+    sent, received = 0, bytearray()
+    while len(received) < len(data) and time.monotonic() < deadline:
+        blocked = sent == len(data)
+        if not blocked:
+            try:
+                sent += client.send(data[sent : sent + 65536])
+            except BlockingIOError:
+                blocked = True
+        event_loop(handlers, max_iterations=1, duration=0.01, on_error="raise")
+        if blocked:
+            try:
+                received += client.recv(1 << 20)
+            except BlockingIOError:
+                pass
+    return bytes(received)
+
+
+# --- 5.3 -----------------------------------------------------------------------------------------
+
+
+def check_5_3(cls: type) -> bool:
+    """``cls(sock, handlers)`` counts the bytes a client sends, and closes on EOF: no busy loop."""
+    return verdict("5.3", lambda: run_5_3(cls), time_limit=8)
+
+
+def run_5_3(cls: type) -> None:
+    require_class(cls, EventHandler, "class ByteCounter(EventHandler):")
+    made: list[EventHandler] = []
+
+    def create(sock: socket.socket, handlers: list[EventHandler]) -> EventHandler:
+        made.append(cls(sock, handlers))
+        return made[-1]
+
+    with serving(create) as (server, handlers):
+        with socket.create_connection(server.address, 3) as client:
+            client.sendall(b"x" * 3000)
+        recorder = Recorder()
+        try:
+            event_loop(handlers, duration=0.3, recorder=recorder, on_error="raise")
+        finally:
+            for handler in made:
+                sock = getattr(handler, "sock", None)
+                if isinstance(sock, socket.socket):
+                    sock.close()
+        calls = [c for c in recorder.handler_calls() if c.handler != "TCPServer"]
+        counter = made[0] if made else None
+    if len(calls) > 10:
+        raise CheckFailed(
+            f"after the client closed, the loop called your handler {len(calls)} times in 0.3 s",
+            expected="a few calls: the data, then b'' once",
+            got=f"{len(calls)} calls: a busy loop",
+            hint="recv returns b'' at EOF, again and again: close the socket and remove "
+            "the handler from self.handlers",
+        )
+    if counter is not None:
+        expect_equal("the bytes counted", getattr(counter, "count", None), 3000)
+    elif not calls:
+        raise CheckFailed("the handler was never called", hint="does wants_to_receive return True?")
+    if any(note.text.startswith("dropped") for note in recorder.notes()):
+        raise CheckFailed(
+            "the handler was still in the handler list after EOF: the loop had to drop it",
+            hint="self.handlers.remove(self) right after closing the socket",
+        )
+    if counter is not None and counter.fileno() != -1:
+        raise CheckFailed("the socket is still open after EOF", hint="self.sock.close()")
+
+
+# --- 5.4 -----------------------------------------------------------------------------------------
+
+
+HIGH, LOW = 64 * 1024, 16 * 1024
+
+
+def check_5_4(should_read: Callable[[bool, int, int, int], bool]) -> bool:
+    """``should_read(reading, queued, high, low)``: stop above high, resume at low, else keep on."""
+    return verdict("5.4", lambda: run_5_4(should_read), time_limit=10)
+
+
+def run_5_4(should_read: Callable[[bool, int, int, int], bool]) -> None:
+    cases = [
+        (True, 0, True, "reading, nothing queued"),
+        (True, HIGH, True, "reading, exactly high queued (not above it)"),
+        (True, HIGH + 1, False, "reading, above high: pause"),
+        (False, HIGH + 1, False, "paused, still above high"),
+        (False, LOW + 1, False, "paused, between low and high: stay paused"),
+        (False, LOW, True, "paused, drained to low: resume"),
+        (True, LOW + 1, True, "reading, between low and high: keep reading"),
+    ]
+    for reading, queued, expected, why in cases:
+        got = should_read(reading, queued, HIGH, LOW)
+        if got != expected:
+            hint = "two thresholds: above high stop, at or below low start, in between keep on"
+            if not reading and queued > LOW and got:
+                hint = "resuming as soon as the buffer is below high makes it flip on every recv"
+            raise CheckFailed(
+                f"should_read(reading={reading}, queued={queued}, high={HIGH}, low={LOW}) "
+                f"is wrong ({why})",
+                expected=repr(expected),
+                got=repr(got),
+                hint=hint,
+            )
+    flood_with(should_read)
+
+
+def flood_with(should_read: Callable[[bool, int, int, int], bool]) -> None:
+    """A real echo server using ``should_read``: a client floods, then reads everything."""
+
+    class Learners(TCPEchoConnection):
+        def apply_watermarks(self) -> None:
+            reading = bool(should_read(self.reading, len(self.outgoing), HIGH, LOW))
+            if reading != self.reading:
+                self.pauses += not reading
+                self.reading = reading
+                self.interest_changed()
+
+    with serving(Learners) as (server, handlers), socket.create_connection(server.address, 3) as c:
+        loop_until(handlers, lambda: len(handlers) == 2, 3)
+        echo = handlers[1]
+        c.setblocking(False)
+        sent = 0
+        for _ in range(3000):
+            try:
+                sent += c.send(b"f" * 65536)
+            except BlockingIOError:
+                event_loop(handlers, duration=0.02, on_error="raise")
+                if not echo.wants_to_receive() or echo.max_buffered > HIGH + RECV_SIZE:
+                    break
+        if echo.max_buffered > HIGH + RECV_SIZE:
+            raise CheckFailed(
+                "with a client that does not read, the server's buffer grew too far",
+                expected=f"at most {HIGH + RECV_SIZE} bytes (high + one recv)",
+                got=f"{echo.max_buffered} bytes",
+            )
+        received = 0
+        deadline = time.monotonic() + 2
+        while received < sent and time.monotonic() < deadline:
+            event_loop(handlers, max_iterations=1, duration=0.01, on_error="raise")
+            try:
+                received += len(c.recv(1 << 20))
+            except BlockingIOError:
+                pass
+        if received < sent:
+            raise CheckFailed(
+                "once the client read its echoes, the server never resumed reading",
+                expected=f"{sent} bytes echoed",
+                got=f"{received} bytes",
+                hint="a paused connection must resume when the buffer drains to low",
+            )

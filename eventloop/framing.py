@@ -1,0 +1,195 @@
+"""Stage 06: messages on a byte stream (lines, length prefixes) and a key-value server.
+
+Grows from: ``tcp`` (chapter 05), whose ``data_received`` gets whatever
+bytes ``recv`` returned. TCP is a byte stream: it keeps the order of the
+bytes, not the boundaries of the sends. One ``send`` can arrive as several
+``recv`` results, several sends as one. A server that treats each ``recv``
+as one message works on a quiet laptop and fails under load.
+
+Adds: *framing*, a rule that says where a message ends, and a buffer that
+keeps the bytes of a message that has not fully arrived:
+
+* ``LineProtocol``: a message ends at ``\\n`` (``line_received``).
+* ``LengthPrefixedProtocol``: a 4-byte big-endian length, then that many
+  bytes (``message_received``); binary-safe.
+* ``KeyValueProtocol``: the chapter's project, a line-based key-value
+  server (``SET key value``, ``GET key``, ``DEL key``, ``KEYS``).
+
+Both protocols refuse a frame larger than their limit: without one, a client
+that never sends ``\\n`` (or announces a 4 GB message) makes the buffer grow
+until the server runs out of memory. The offending client gets one clear
+error message, then the server half-closes and discards what it still sends
+until it closes (closing at once, with unread data, would send a reset that
+can destroy the error message before the client reads it). Other clients
+are not affected.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import MutableSequence
+
+from eventloop.handlers import EventHandler
+from eventloop.tcp import TCPConnection
+
+MAX_LINE = 64 * 1024
+"""The longest line ``LineProtocol`` accepts, without its ``\\n``."""
+
+MAX_MESSAGE = 1024 * 1024
+"""The largest message ``LengthPrefixedProtocol`` accepts."""
+
+HEADER = struct.Struct("!I")
+"""The length prefix: 4 bytes, unsigned, network (big-endian) byte order."""
+
+
+class FramedConnection(TCPConnection):
+    """A connection that collects bytes until a whole frame has arrived.
+
+    Guarantee: after ``frame_error`` nothing more is parsed; the client gets
+    the error, then EOF, and the connection closes when the client does.
+    """
+
+    def __init__(self, sock: socket.socket, handlers: MutableSequence[EventHandler], **options):
+        super().__init__(sock, handlers, **options)
+        self.buffer = bytearray()
+        self.frames = 0  # complete frames received
+        self.refused = False  # set by frame_error: discard everything from now on
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        self.buffer += data
+        self.parse_frames()
+
+    def parse_frames(self) -> None:
+        """Hand every complete frame in the buffer to the protocol; keep the rest."""
+        raise NotImplementedError
+
+    def frame_error(self, problem: str) -> None:
+        """Tell the client what was wrong, send EOF, and stop listening to it."""
+        self.refused = True
+        self.buffer.clear()
+        self.send(self.error_frame(problem))
+        self.write_eof()
+
+    def error_frame(self, problem: str) -> bytes:
+        return f"error: {problem}\n".encode()
+
+
+class LineProtocol(FramedConnection):
+    """Messages are lines ending in ``\\n`` (a ``\\r`` before it is dropped)."""
+
+    max_line = MAX_LINE
+
+    def parse_frames(self) -> None:
+        while not self.refused:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                if len(self.buffer) > self.max_line:
+                    self.frame_error(f"line longer than {self.max_line} bytes")
+                return
+            if end > self.max_line:
+                self.frame_error(f"line longer than {self.max_line} bytes")
+                return
+            line = bytes(self.buffer[:end]).removesuffix(b"\r")
+            del self.buffer[: end + 1]
+            self.frames += 1
+            self.line_received(line)
+
+    def line_received(self, line: bytes) -> None:
+        """Called with each complete line, without its line ending."""
+
+    def send_line(self, line: bytes) -> None:
+        self.send(line + b"\n")
+
+
+class LengthPrefixedProtocol(FramedConnection):
+    """Messages are a 4-byte big-endian length, then that many bytes."""
+
+    max_size = MAX_MESSAGE
+
+    def parse_frames(self) -> None:
+        while not self.refused and len(self.buffer) >= HEADER.size:
+            (size,) = HEADER.unpack_from(self.buffer)
+            if size > self.max_size:
+                self.frame_error(f"message of {size} bytes is larger than {self.max_size}")
+                return
+            if len(self.buffer) < HEADER.size + size:
+                return  # the rest has not arrived yet
+            message = bytes(self.buffer[HEADER.size : HEADER.size + size])
+            del self.buffer[: HEADER.size + size]
+            self.frames += 1
+            self.message_received(message)
+
+    def message_received(self, message: bytes) -> None:
+        """Called with each complete message."""
+
+    def send_message(self, message: bytes) -> None:
+        self.send(frame_message(message))
+
+    def error_frame(self, problem: str) -> bytes:
+        return frame_message(f"error: {problem}".encode())
+
+
+def frame_message(message: bytes) -> bytes:
+    """``message`` with its length prefix, ready to send."""
+    return HEADER.pack(len(message)) + message
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """For blocking clients: read exactly ``size`` bytes, or raise ``EOFError``."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(data)} of {size} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def recv_message(sock: socket.socket) -> bytes:
+    """For blocking clients: read one length-prefixed message."""
+    (size,) = HEADER.unpack(recv_exactly(sock, HEADER.size))
+    return recv_exactly(sock, size)
+
+
+class KeyValueProtocol(LineProtocol):
+    """The chapter's project: a key-value store shared by every client.
+
+    ``SET key value`` -> ``OK``; ``GET key`` -> ``VALUE value`` or
+    ``NOT FOUND``; ``DEL key`` -> ``OK`` or ``NOT FOUND``; ``KEYS`` -> the
+    keys, sorted, space-separated (``(no keys)``). A malformed command gets ``error: ...``
+    and the connection stays open; an oversized line closes it.
+    Create the server with ``TCPServer(handlers, connection=partial(KeyValueProtocol,
+    store=store))`` so that every connection shares ``store``.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        handlers: MutableSequence[EventHandler],
+        *,
+        store: dict[bytes, bytes],
+        **options,
+    ) -> None:
+        super().__init__(sock, handlers, **options)
+        self.store = store
+
+    def line_received(self, line: bytes) -> None:
+        self.send_line(self.answer(line.split(b" ", 2)))
+
+    def answer(self, words: list[bytes]) -> bytes:
+        """The reply to one command, already split into at most three words."""
+        command = words[0].upper()
+        if command == b"SET" and len(words) == 3:
+            self.store[words[1]] = words[2]
+            return b"OK"
+        if command == b"GET" and len(words) == 2:
+            value = self.store.get(words[1])
+            return b"NOT FOUND" if value is None else b"VALUE " + value
+        if command == b"DEL" and len(words) == 2:
+            return b"OK" if self.store.pop(words[1], None) is not None else b"NOT FOUND"
+        if command == b"KEYS" and len(words) == 1:
+            return b" ".join(sorted(self.store)) or b"(no keys)"
+        return b"error: expected SET key value, GET key, DEL key or KEYS"

@@ -1,0 +1,407 @@
+"""Stage 05: TCP connections on the event loop, robust against real clients.
+
+Grows from: ``handlers`` (chapter 04), where every handler owned one UDP
+socket and a datagram was a whole message. TCP adds two things the UDP
+servers never had to face: a listening socket that creates *new* sockets,
+and connections that have a state, a peer that can vanish, and a byte stream
+that may not fit in the kernel's buffers.
+
+Adds, and why (each fix is a pitfall the chapter makes happen first):
+
+* ``TCPServer``: a listening handler that accepts every waiting connection,
+  makes each one non-blocking (one blocking socket stalls every client) and
+  appends a connection handler to the loop's list. Running out of
+  descriptors (``EMFILE``) does not stop it: it refuses that client and
+  goes on serving the others.
+* ``TCPConnection``: one accepted socket. ``send()`` never blocks: what the
+  kernel does not take now waits in an outgoing ``bytearray`` (``send`` may
+  take only part of it; ``del buf[:n]`` drops what went, without the copy
+  that ``buf = buf[n:]`` makes). ``recv`` returning ``b''`` is the end of the
+  peer's stream: ignore it and the socket stays readable forever, a 100% CPU
+  busy loop. A peer that resets (``ConnectionResetError``) or has gone
+  (``BrokenPipeError``) closes *this* connection only.
+* Backpressure: while more than ``high_water`` bytes wait to be sent, the
+  connection stops reading, so a client that sends without reading cannot
+  make the server's memory grow without bound; it reads again once the
+  buffer drains to ``low_water``.
+* ``connect_nonblocking`` and ``connection_error``: a non-blocking
+  ``connect`` raises ``BlockingIOError`` (EINPROGRESS) and finishes later; a
+  refused one makes the socket readable *and* writable, so only ``SO_ERROR``
+  says whether it worked.
+
+The handlers only touch the ``handlers`` list with ``append`` and ``remove``,
+so they work with any list-like object, such as a later stage's loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+import weakref
+from collections.abc import Callable, MutableSequence
+from types import TracebackType
+
+from eventloop.handlers import EventHandler
+
+RECV_SIZE = 65536
+"""Bytes asked for per ``recv``: one call usually empties the kernel's buffer."""
+
+HIGH_WATER = 64 * 1024
+"""Stop reading while more than this many bytes wait to be sent (asyncio's default)."""
+
+LOW_WATER = 16 * 1024
+"""Read again once no more than this many bytes wait to be sent."""
+
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class TCPConnection(EventHandler):
+    """One connected, non-blocking TCP socket with an outgoing buffer.
+
+    Guarantees: ``send`` never blocks and never loses data while the
+    connection is open; the loop is asked to watch for writing only while
+    data is queued; reading pauses while more than ``high_water`` bytes are
+    queued (``high_water=None``: never, for demonstrations only); every error
+    on the socket closes this connection and no other. Subclasses override
+    the hooks ``data_received``, ``eof_received`` and ``connection_lost``.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        handlers: MutableSequence[EventHandler],
+        *,
+        high_water: int | None = HIGH_WATER,
+        low_water: int = LOW_WATER,
+    ) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.handlers = handlers
+        self.high_water = high_water
+        self.low_water = low_water
+        self.outgoing = bytearray()
+        self.reading = True  # False while paused by backpressure
+        self.eof = False  # the peer has closed its side (recv returned b'')
+        self.after_flush: str | None = None  # "shutdown" or "close" once all is sent
+        self.closed = False
+        self.bytes_in = self.bytes_out = self.max_buffered = 0
+        self.recv_calls = self.send_calls = self.pauses = 0
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def wants_to_receive(self) -> bool:
+        return self.reading and not self.eof
+
+    def wants_to_send(self) -> bool:
+        return bool(self.outgoing)
+
+    # --- the loop calls these --------------------------------------------------------------
+
+    def handle_receive(self) -> None:
+        """Read what has arrived and pass it to ``data_received``; ``b''`` means EOF."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            return  # readable a moment ago, nothing now: "not now", not an error
+        except OSError as error:  # usually ConnectionResetError: the peer reset
+            self.close(error)
+            return
+        self.recv_calls += 1
+        if not data:
+            self.eof = True
+            self.interest_changed()
+            self.eof_received()
+            return
+        self.bytes_in += len(data)
+        self.data_received(data)
+
+    def handle_send(self) -> None:
+        """There is room in the kernel's buffer: send what is queued."""
+        self.flush()
+
+    # --- used by protocols -------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` and send as much as the kernel takes now; never blocks."""
+        if self.closed or self.after_flush is not None or not data:
+            return  # like asyncio, writing to a closing connection is ignored
+        was_empty = not self.outgoing
+        self.outgoing += data
+        if was_empty:
+            self.flush()  # often the whole message goes at once: no wait for writability
+            if self.outgoing and not self.closed:
+                self.interest_changed()
+        else:
+            self.apply_watermarks()
+        self.max_buffered = max(self.max_buffered, len(self.outgoing))
+
+    def flush(self) -> None:
+        """Send from the outgoing buffer; keep what the kernel did not take."""
+        try:
+            sent = self.sock.send(self.outgoing)
+        except BlockingIOError:
+            return  # the kernel's buffer is full: wait for writability
+        except OSError as error:  # BrokenPipeError or ConnectionResetError: the peer has gone
+            self.close(error)
+            return
+        self.send_calls += 1
+        self.bytes_out += sent
+        del self.outgoing[:sent]  # in place: no copy of the rest
+        if self.outgoing:
+            self.apply_watermarks()
+            return
+        self.interest_changed()
+        self.apply_watermarks()
+        if self.after_flush == "close":
+            self.close()
+        elif self.after_flush == "shutdown":
+            self.after_flush = None
+            self.shutdown_now()
+
+    def apply_watermarks(self) -> None:
+        """Pause reading above ``high_water``; resume at ``low_water`` or below."""
+        if self.high_water is None:
+            return
+        queued = len(self.outgoing)
+        if self.reading and queued > self.high_water:
+            self.reading = False
+            self.pauses += 1
+            self.interest_changed()
+        elif not self.reading and queued <= self.low_water:
+            self.reading = True
+            self.interest_changed()
+
+    def write_eof(self) -> None:
+        """Half-close: once everything queued is sent, send FIN; keep reading."""
+        if self.closed:
+            return
+        if self.outgoing:
+            self.after_flush = "shutdown"
+        else:
+            self.shutdown_now()
+
+    def shutdown_now(self) -> None:
+        """Send FIN now (``shutdown(SHUT_WR)``); close once the peer has finished too."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError as error:  # ENOTCONN: the peer has already gone
+            self.close(error)
+            return
+        self.after_flush = "done"  # nothing more may be sent
+        if self.eof:
+            self.close()
+
+    def close_when_flushed(self) -> None:
+        """Close once everything queued has been sent (at once if nothing is)."""
+        if self.outgoing and not self.closed:
+            self.after_flush = "close"
+        else:
+            self.close()
+
+    def close(self, error: Exception | None = None) -> None:
+        """Close the socket, leave the loop's list, then call ``connection_lost`` once."""
+        if self.closed:
+            return
+        self.closed = True
+        if self in self.handlers:
+            self.handlers.remove(self)
+        self.interest_changed()
+        self.sock.close()
+        self.connection_lost(error)
+
+    # --- hooks ------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        """Called with each chunk read; chunk boundaries mean nothing (chapter 06)."""
+
+    def eof_received(self) -> None:
+        """The peer will send no more. Default: finish sending, then close."""
+        self.close_when_flushed()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Called once, after the socket is closed; ``error`` is why, or None."""
+
+    def interest_changed(self) -> None:
+        """``wants_to_receive``/``wants_to_send`` may answer differently now.
+
+        A ``select`` loop asks every iteration and needs no notice; a loop
+        that registers descriptors once (chapter 09) can hook in here.
+        Chapter 09's ``HandlerList`` has an ``interest_changed(handler)``
+        method that tells its loop; a plain list has none, so this does nothing.
+        """
+        notify = getattr(self.handlers, "interest_changed", None)
+        if notify is not None:
+            notify(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd {self.fileno()}, {len(self.outgoing)} queued"
+        return f"<{type(self).__name__} {state}>"
+
+
+class TCPEchoConnection(TCPConnection):
+    """Sends every byte back to the peer that sent it."""
+
+    def data_received(self, data: bytes) -> None:
+        self.send(data)
+
+
+class TCPServer(EventHandler):
+    """A listening socket that adds a ``connection(sock, handlers)`` per client.
+
+    Creating it appends it to ``handlers``; ``close()`` (or leaving a
+    ``with`` block) removes it and closes every connection it accepted that
+    is still open. Options for the connections: ``functools.partial``, e.g.
+    ``connection=partial(TCPEchoConnection, high_water=4096)``.
+    """
+
+    def __init__(
+        self,
+        handlers: MutableSequence[EventHandler],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        connection: Callable[[socket.socket, MutableSequence[EventHandler]], EventHandler] = (
+            TCPEchoConnection
+        ),
+        backlog: int = 128,
+        accept_batch: int = 16,
+    ) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # Re-binding the port of a server that just stopped must not fail (TIME_WAIT).
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(backlog)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.address: tuple[str, int] = self.sock.getsockname()[:2]
+        self.handlers = handlers
+        self.connection = connection
+        self.accept_batch = accept_batch
+        # Open connections only: a closed one leaves the loop's list and is forgotten.
+        self.connections: weakref.WeakSet[EventHandler] = weakref.WeakSet()
+        self.accepted = self.refused = 0
+        self.spare: int | None = os.open(os.devnull, os.O_RDONLY)  # see refuse_one()
+        if self not in handlers:
+            handlers.append(self)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful after asking for port 0)."""
+        return self.address[1]
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def wants_to_receive(self) -> bool:
+        return True
+
+    def handle_receive(self) -> None:
+        """Accept the clients waiting in the backlog, a batch at a time."""
+        for _ in range(self.accept_batch):
+            try:
+                sock, _ = self.sock.accept()
+            except BlockingIOError:
+                return  # the backlog is empty (or another process took the client)
+            except ConnectionAbortedError:
+                continue  # the client gave up before we accepted it
+            except OSError as error:
+                if error.errno not in OUT_OF_DESCRIPTORS:
+                    raise
+                self.refuse_one(error)
+                return
+            sock.setblocking(False)
+            self.accepted += 1
+            handler = self.connection(sock, self.handlers)
+            self.connections.add(handler)
+            self.handlers.append(handler)
+
+    def refuse_one(self, error: OSError) -> None:
+        """Out of descriptors: free the spare one, accept the client and close it at once.
+
+        Otherwise the client stays in the backlog, the listening socket stays
+        readable, and the loop spins at 100% CPU until a descriptor is freed.
+        """
+        self.refused += 1
+        if self.refused == 1:
+            print(
+                f"TCPServer {self.address[0]}:{self.port}: cannot accept: {error.strerror} "
+                f"(errno {error.errno}); refusing clients until descriptors are freed "
+                f"(counted in .refused). Raise the limit with `ulimit -n`.",
+                file=sys.stderr,
+            )
+        if self.spare is None:
+            return
+        os.close(self.spare)
+        try:
+            sock, _ = self.sock.accept()
+            sock.close()
+        except OSError:
+            pass
+        finally:
+            try:
+                self.spare = os.open(os.devnull, os.O_RDONLY)
+            except OSError:
+                self.spare = None
+
+    def close(self) -> None:
+        """Stop listening, leave the loop's list, close the connections still open."""
+        if self in self.handlers:
+            self.handlers.remove(self)
+        self.sock.close()
+        if self.spare is not None:
+            os.close(self.spare)
+            self.spare = None
+        for handler in list(self.connections):
+            close = getattr(handler, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> TCPServer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.sock.fileno() < 0 else f"{self.address[0]}:{self.port}"
+        return f"<{type(self).__name__} {state}, {len(self.connections)} connections>"
+
+
+def connect_nonblocking(address: tuple[str, int]) -> socket.socket:
+    """Start connecting to ``address`` without waiting; return the socket at once.
+
+    ``connect`` on a non-blocking socket raises ``BlockingIOError: [Errno 115]
+    Operation now in progress``: the handshake goes on in the kernel. Wait
+    until the socket is writable, then ask ``connection_error(sock)``.
+    """
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        sock.connect(address)
+    except BlockingIOError:
+        pass  # EINPROGRESS: expected
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def connection_error(sock: socket.socket) -> int:
+    """0 if the connect finished well, else its errno (e.g. 111, ECONNREFUSED).
+
+    A refused connect also makes the socket readable and writable, so
+    readiness alone cannot tell success from failure: ``SO_ERROR`` can.
+    """
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

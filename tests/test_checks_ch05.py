@@ -1,0 +1,233 @@
+"""The chapter 05 checks pass a right answer and fail typical wrong ones, with a useful verdict."""
+
+from __future__ import annotations
+
+import select
+import socket
+
+import pytest
+
+from eventloop.checks import VERDICT_LINE
+from eventloop.checks.ch05 import check_5_1, check_5_2, check_5_3, check_5_4
+from eventloop.handlers import EventHandler
+from eventloop.tcp import TCPConnection
+
+
+def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The status and the whole output of the check that just ran."""
+    out = capsys.readouterr().out
+    match = VERDICT_LINE.match(out.splitlines()[0])
+    assert match, out
+    return match["status"], out
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Exercise 5.x: the stub")
+
+
+# --- 5.1 connect_result ---
+
+
+def connect_result(address):
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        try:
+            sock.connect(address)
+        except BlockingIOError:
+            pass
+        select.select([], [sock], [], 2)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+def connect_ex_only(address):
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        return sock.connect_ex(address)  # EINPROGRESS: has not waited
+
+
+def blocking_connect(address):
+    with socket.create_connection(address, timeout=2):
+        return 0
+
+
+def writable_means_connected(address):
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        sock.connect_ex(address)
+        _, writable, _ = select.select([], [sock], [], 2)
+        return 0 if writable else 1
+
+
+def test_5_1_passes_a_right_answer(capsys):
+    assert check_5_1(connect_result) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_5_1_not_attempted(capsys):
+    assert check_5_1(stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        (connect_ex_only, "had not finished"),
+        (blocking_connect, "raised ConnectionRefusedError"),
+        (writable_means_connected, "reported as a success"),
+    ],
+)
+def test_5_1_fails_typical_mistakes(capsys, wrong, says):
+    assert check_5_1(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and says in out, out
+
+
+# --- 5.2 UpperEchoConnection ---
+
+
+class Upper(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        self.send(data.upper())
+
+
+class RawSend(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        self.sock.send(data.upper())  # may send only part, or raise BlockingIOError
+
+
+class NotUpper(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        self.send(data)
+
+
+class StubConnection(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        raise NotImplementedError("Exercise 5.2: the stub")
+
+
+def test_5_2_passes_a_right_answer(capsys):
+    assert check_5_2(Upper) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_5_2_not_attempted(capsys):
+    assert check_5_2(StubConnection) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [(RawSend, "self.send(...)"), (NotUpper, "b'HELLO, WORLD'"), (int, "is not a TCPConnection")],
+)
+def test_5_2_fails_typical_mistakes(capsys, wrong, says):
+    assert check_5_2(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and says in out, out
+
+
+# --- 5.3 ByteCounter ---
+
+
+class Counter(EventHandler):
+    def __init__(self, sock, handlers):
+        self.sock, self.handlers, self.count = sock, handlers, 0
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def wants_to_receive(self):
+        return True
+
+
+class FixedCounter(Counter):
+    def handle_receive(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.sock.close()
+            self.handlers.remove(self)
+            return
+        self.count += len(data)
+
+
+class SpinningCounter(Counter):
+    def handle_receive(self):
+        self.count += len(self.sock.recv(65536))
+
+
+class ClosesButStays(Counter):
+    def handle_receive(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.sock.close()  # the loop drops it, but the handler should leave by itself
+            return
+        self.count += len(data)
+
+
+class StubCounter(Counter):
+    def handle_receive(self):
+        raise NotImplementedError("Exercise 5.3: the stub")
+
+
+def test_5_3_passes_a_right_answer(capsys):
+    assert check_5_3(FixedCounter) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_5_3_not_attempted(capsys):
+    assert check_5_3(StubCounter) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+def test_5_3_fails_the_busy_loop(capsys):
+    assert check_5_3(SpinningCounter) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "a busy loop" in out and "b''" in out, out
+
+
+def test_5_3_fails_a_handler_that_stays_in_the_list(capsys):
+    assert check_5_3(ClosesButStays) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "still in the handler list" in out, out
+
+
+# --- 5.4 should_read ---
+
+
+def should_read(reading, queued, high, low):
+    if reading:
+        return queued <= high
+    return queued <= low
+
+
+def test_5_4_passes_a_right_answer(capsys):
+    assert check_5_4(should_read) is True
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_5_4_not_attempted(capsys):
+    assert check_5_4(stub) is False
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        (lambda reading, queued, high, low: True, "above high: pause"),
+        (lambda reading, queued, high, low: queued <= high, "flip on every recv"),
+        (lambda reading, queued, high, low: reading and queued <= high, "drained to low"),
+    ],
+)
+def test_5_4_fails_typical_mistakes(capsys, wrong, says):
+    assert check_5_4(wrong) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and says in out, out
+
+
+def test_5_4_real_flood_catches_a_rule_that_never_resumes(capsys, monkeypatch):
+    """Past the table, the flood itself fails a server that never reads again."""
+    from eventloop.checks import ch05
+
+    monkeypatch.setattr(ch05, "run_5_4", lambda f: ch05.flood_with(f))
+    assert check_5_4(lambda reading, queued, high, low: reading and queued <= high) is False
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "never resumed" in out, out

@@ -1,0 +1,171 @@
+"""Stage 06: framing on a byte stream (eventloop/framing.py)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from functools import partial
+
+import pytest
+
+from eventloop.framing import (
+    HEADER,
+    KeyValueProtocol,
+    LengthPrefixedProtocol,
+    LineProtocol,
+    frame_message,
+    recv_exactly,
+    recv_message,
+)
+from eventloop.handlers import EventHandler, event_loop
+from eventloop.tcp import TCPServer
+
+
+class Lines(LineProtocol):
+    max_line = 16
+
+    def __init__(self, sock, handlers, **options):
+        super().__init__(sock, handlers, **options)
+        self.lines: list[bytes] = []
+
+    def line_received(self, line: bytes) -> None:
+        self.lines.append(line)
+        self.send_line(line.upper())
+
+
+class Messages(LengthPrefixedProtocol):
+    max_size = 1000
+
+    def __init__(self, sock, handlers, **options):
+        super().__init__(sock, handlers, **options)
+        self.messages: list[bytes] = []
+
+    def message_received(self, message: bytes) -> None:
+        self.messages.append(message)
+        self.send_message(message[::-1])
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    left, right = socket.socketpair()
+    right.settimeout(3)
+    with left, right:
+        yield left, right
+
+
+def serve(factory: Callable, sock: socket.socket) -> tuple[list[EventHandler], EventHandler]:
+    handlers: list[EventHandler] = []
+    connection = factory(sock.dup(), handlers)
+    handlers.append(connection)
+    return handlers, connection
+
+
+def feed(handlers: list[EventHandler], connection, chunks: list[bytes], peer: socket.socket):
+    """Deliver ``chunks`` one ``recv`` at a time: each chunk is one data_received."""
+    for chunk in chunks:
+        peer.sendall(chunk)
+        before = connection.bytes_in
+        event_loop(handlers, until=lambda b=before: connection.bytes_in > b, duration=3)
+
+
+def test_lines_split_across_recvs_and_many_in_one(pair):
+    left, right = pair
+    handlers, lines = serve(Lines, left)
+    feed(handlers, lines, [b"he", b"llo\nwor", b"ld\r\none\ntwo\nthr", b"ee\n"], right)
+    assert lines.lines == [b"hello", b"world", b"one", b"two", b"three"]
+    assert lines.recv_calls == 4 and lines.frames == 5
+    assert recv_exactly(right, 26) == b"HELLO\nWORLD\nONE\nTWO\nTHREE\n"
+    lines.close()
+
+
+def test_a_line_too_long_gets_an_error_then_eof_and_a_clean_close(pair):
+    left, right = pair
+    handlers, lines = serve(Lines, left)
+    feed(handlers, lines, [b"ok\n", b"x" * 17], right)
+    assert lines.lines == [b"ok"] and lines.refused
+    assert recv_exactly(right, 3) == b"OK\n"
+    assert right.recv(100) == b"error: line longer than 16 bytes\n"
+    assert right.recv(100) == b""  # EOF: the server half-closed
+    feed(handlers, lines, [b"ignored\n"], right)  # still read, and discarded
+    assert lines.lines == [b"ok"] and not lines.closed
+    right.shutdown(socket.SHUT_WR)
+    event_loop(handlers, until=lambda: lines.closed, duration=3)
+    assert lines.closed and handlers == []
+
+
+def test_a_long_line_whose_newline_comes_late_is_refused_too(pair):
+    left, right = pair
+    handlers, lines = serve(Lines, left)
+    feed(handlers, lines, [b"y" * 20 + b"\n"], right)
+    assert lines.refused and lines.lines == []
+    lines.close()
+
+
+def test_length_prefixed_messages_in_pieces_and_binary_safe(pair):
+    left, right = pair
+    handlers, messages = serve(Messages, left)
+    stream = frame_message(b"one\n\x00two") + frame_message(b"") + frame_message(b"three")
+    feed(handlers, messages, [stream[:2], stream[2:9], stream[9:]], right)
+    assert messages.messages == [b"one\n\x00two", b"", b"three"]
+    assert recv_message(right) == b"owt\x00\neno"
+    assert recv_message(right) == b""
+    assert recv_message(right) == b"eerht"
+    messages.close()
+
+
+def test_an_oversized_length_is_refused_before_any_body_arrives(pair):
+    left, right = pair
+    handlers, messages = serve(Messages, left)
+    feed(handlers, messages, [HEADER.pack(4_000_000_000)], right)
+    assert messages.refused and len(messages.buffer) == 0
+    assert recv_message(right) == b"error: message of 4000000000 bytes is larger than 1000"
+    with pytest.raises(EOFError):
+        recv_message(right)
+    messages.close()
+
+
+def ask(client: socket.socket, handlers, line: bytes) -> bytes:
+    client.sendall(line + b"\n")
+    reply = bytearray()
+    event_loop(
+        handlers, until=lambda: reply.endswith(b"\n") or read_some(client, reply), duration=3
+    )
+    return bytes(reply).rstrip(b"\n")
+
+
+def read_some(client: socket.socket, into: bytearray) -> bool:
+    client.setblocking(False)
+    try:
+        into += client.recv(4096)
+    except BlockingIOError:
+        pass
+    return into.endswith(b"\n")
+
+
+def test_key_value_server_shares_its_store_and_survives_a_bad_client():
+    store: dict[bytes, bytes] = {}
+    handlers: list[EventHandler] = []
+    factory = partial(KeyValueProtocol, store=store)
+    with TCPServer(handlers, connection=factory) as server:
+        alice = socket.create_connection(server.address, timeout=3)
+        bob = socket.create_connection(server.address, timeout=3)
+        bad = socket.create_connection(server.address, timeout=3)
+        with alice, bob, bad:
+            assert ask(alice, handlers, b"SET colour dark blue") == b"OK"
+            assert ask(bob, handlers, b"GET colour") == b"VALUE dark blue"
+            assert ask(bob, handlers, b"KEYS") == b"colour"
+            assert (
+                ask(bob, handlers, b"FLY away")
+                == b"error: expected SET key value, GET key, DEL key or KEYS"
+            )
+            bad.sendall(b"x" * 70_000)  # longer than MAX_LINE, no newline
+            bad.settimeout(3)
+            reply = b""
+            while not reply.endswith(b"\n"):
+                event_loop(handlers, duration=0.05)
+                reply += bad.recv(200)
+            assert reply == b"error: line longer than 65536 bytes\n"
+            assert ask(alice, handlers, b"DEL colour") == b"OK"
+            assert ask(bob, handlers, b"GET colour") == b"NOT FOUND"
+            assert ask(bob, handlers, b"KEYS") == b"(no keys)"
+        assert store == {}

@@ -35,9 +35,9 @@ def learner_function(source: str, name: str) -> Callable[..., object]:
 def run(
     capsys: pytest.CaptureFixture[str], check: Callable[[], None], **options: float
 ) -> tuple[bool, list[str]]:
-    """Run ``verdict("3.2", check)``; return its result and the lines it printed."""
+    """Run ``verdict("3.2", check)``; return whether it passed and the lines it printed."""
     result = verdict("3.2", check, **options)
-    return result, capsys.readouterr().out.splitlines()
+    return result.passed, capsys.readouterr().out.splitlines()
 
 
 def verdict_lines(lines: list[str]) -> list[dict[str, str | None]]:
@@ -201,7 +201,7 @@ def test_a_check_run_from_a_thread_still_gives_a_verdict(
     thread = threading.Thread(target=lambda: results.append(verdict("3.2", lambda: None)))
     thread.start()
     thread.join(5)
-    assert results == [True]
+    assert [result.passed for result in results] == [True]
     assert capsys.readouterr().out == "✓ Exercise 3.2 passed\n"
 
 
@@ -255,3 +255,16 @@ def test_verdict_line_rejects_look_alikes(line: str) -> None:
 def test_verdict_line_reads_two_digit_numbers() -> None:
     match = VERDICT_LINE.match("✗ Exercise 12.10 failed: late")
     assert match is not None and match["exercise"] == "12.10" and match["reason"] == "late"
+
+
+def test_a_verdict_says_what_happened_and_displays_nothing_more_in_a_notebook(capsys):
+    from eventloop.checks import Verdict
+
+    passed, failed = verdict("3.2", lambda: None), verdict("3.3", lambda: 1 / 0)
+    assert (passed.exercise, passed.status, bool(passed)) == ("3.2", "passed", True)
+    assert (failed.exercise, failed.status, bool(failed)) == ("3.3", "failed", False)
+    stub = verdict("3.4", lambda: (_ for _ in ()).throw(NotImplementedError("Exercise 3.4")))
+    assert stub.status == "not attempted"
+    capsys.readouterr()
+    assert Verdict._ipython_display_(passed) is None
+    assert capsys.readouterr().out == ""

@@ -46,7 +46,7 @@ def udp_request_returns_empty_bytes(address, message, timeout):
 
 
 def test_1_1_right_answer_passes(capsys):
-    assert check_1_1(udp_request) is True
+    assert check_1_1(udp_request).passed
     assert verdict_of(capsys) == "✓ Exercise 1.1 passed"
 
 
@@ -58,14 +58,14 @@ def test_1_1_right_answer_passes(capsys):
     ],
 )
 def test_1_1_wrong_answers_fail_with_a_hint(capsys, wrong, says):
-    assert check_1_1(wrong) is False
+    assert not check_1_1(wrong).passed
     out = verdict_of(capsys)
     assert out.startswith("✗ Exercise 1.1 failed:") and says in out
     assert "hint:" in out
 
 
 def test_1_1_stub_is_not_attempted(capsys):
-    assert check_1_1(stub) is False
+    assert not check_1_1(stub).passed
     assert verdict_of(capsys).startswith("○ Exercise 1.1 not attempted yet")
 
 
@@ -109,26 +109,26 @@ def serve_without_join(listener, n):
 
 
 def test_1_2_right_answer_passes(capsys):
-    assert check_1_2(serve_with_threads) is True
+    assert check_1_2(serve_with_threads).passed
     assert verdict_of(capsys) == "✓ Exercise 1.2 passed"
 
 
 def test_1_2_one_at_a_time_fails_because_client_2_waits(capsys):
-    assert check_1_2(serve_one_at_a_time) is False
+    assert not check_1_2(serve_one_at_a_time).passed
     out = verdict_of(capsys)
     assert "✗ Exercise 1.2 failed: clients 2 and 3 got no echo while client 1 was silent" in out
     assert "threading.Thread" in out
 
 
 def test_1_2_forgetting_join_fails_on_the_transcripts(capsys):
-    assert check_1_2(serve_without_join) is False
+    assert not check_1_2(serve_without_join).passed
     out = verdict_of(capsys)
     assert "✗ Exercise 1.2 failed: the transcripts" in out
     assert "join every thread" in out
 
 
 def test_1_2_stub_is_not_attempted(capsys):
-    assert check_1_2(stub) is False
+    assert not check_1_2(stub).passed
     assert verdict_of(capsys).startswith("○ Exercise 1.2 not attempted yet")
 
 
@@ -185,29 +185,29 @@ def leaky(ready, timeout):
 
 
 def test_1_3_right_answer_passes(capsys):
-    assert check_1_3(upper_once) is True
+    assert check_1_3(upper_once).passed
     assert verdict_of(capsys) == "✓ Exercise 1.3 passed"
 
 
 def test_1_3_fixed_port_fails(capsys):
-    assert check_1_3(make_fixed_port_server()) is False
+    assert not check_1_3(make_fixed_port_server()).passed
     out = verdict_of(capsys)
     assert "binds the fixed port" in out and "port 0" in out
 
 
 def test_1_3_every_interface_fails(capsys):
-    assert check_1_3(every_interface) is False
+    assert not check_1_3(every_interface).passed
     assert "does not listen on loopback only" in verdict_of(capsys)
 
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_1_3_leaking_the_socket_on_error_fails(capsys):
-    assert check_1_3(leaky) is False
+    assert not check_1_3(leaky).passed
     out = verdict_of(capsys)
     assert "after an error the socket stays open" in out and "finally" in out
 
 
 def test_1_3_stub_is_not_attempted(capsys):
-    assert check_1_3(stub) is False
+    assert not check_1_3(stub).passed
     assert verdict_of(capsys).startswith("○ Exercise 1.3 not attempted yet")

@@ -29,7 +29,7 @@ def wait_readable(sock: socket.socket, timeout: float) -> bool:
 
 
 def test_3_1_passes_a_right_answer(capsys):
-    assert check_3_1(wait_readable) is True
+    assert check_3_1(wait_readable).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
@@ -37,7 +37,7 @@ def test_3_1_not_attempted(capsys):
     def stub(sock, timeout):
         raise NotImplementedError("Exercise 3.1: wait_readable")
 
-    assert check_3_1(stub) is False
+    assert not check_3_1(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -52,7 +52,7 @@ def test_3_1_not_attempted(capsys):
     ids=["returns the list", "always True", "always False", "ignores the timeout"],
 )
 def test_3_1_fails_wrong_answers(capsys, wrong, clue):
-    assert check_3_1(wrong) is False
+    assert not check_3_1(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and clue in out
 
@@ -64,14 +64,14 @@ def test_3_1_fails_an_answer_that_reads_the_data(capsys):
             sock.recv(100)
         return sock in readable
 
-    assert check_3_1(reads) is False
+    assert not check_3_1(reads).passed
     assert "should only wait" in verdict_of(capsys)[1]
 
 
 def test_3_1_stops_an_answer_that_waits_without_timeout(capsys):
     began = time.monotonic()
     result = check_3_1(lambda sock, timeout: bool(select.select([sock], [], [])[0]), time_limit=1)
-    assert result is False
+    assert not result.passed
     assert time.monotonic() - began < 3
     assert "still running" in verdict_of(capsys)[1]
 
@@ -93,12 +93,12 @@ def echo_n(sockets, n):
 
 
 def test_3_2_passes_a_right_answer(capsys):
-    assert check_3_2(echo_n) is True
+    assert check_3_2(echo_n).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_3_2_passes_sockets_in_another_order(capsys):
-    assert check_3_2(lambda sockets, n: echo_n(sockets[::-1], n)) is True
+    assert check_3_2(lambda sockets, n: echo_n(sockets[::-1], n)).passed
 
 
 def echo_once_each(sockets, n):
@@ -146,7 +146,7 @@ def echo_truncated(sockets, n):
     ids=["one pass", "overshoots", "first socket only", "truncates"],
 )
 def test_3_2_fails_wrong_answers(capsys, wrong, clue):
-    assert check_3_2(wrong) is False
+    assert not check_3_2(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and clue in out
 
@@ -180,12 +180,12 @@ def tcp_echo(listener, clients, *, forget_closed=True):
 
 
 def test_3_3_passes_the_fixed_loop(capsys):
-    assert check_3_3(tcp_echo) is True
+    assert check_3_3(tcp_echo).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_3_3_fails_the_buggy_loop_naming_the_closed_socket(capsys):
-    assert check_3_3(lambda listener, n: tcp_echo(listener, n, forget_closed=False)) is False
+    assert not check_3_3(lambda listener, n: tcp_echo(listener, n, forget_closed=False)).passed
     status, out = verdict_of(capsys)
     assert status == "failed"
     assert "closed socket" in out and "remove the socket" in out
@@ -198,7 +198,7 @@ def test_3_3_fails_a_loop_that_does_not_echo(capsys):
             with conn:
                 conn.recv(100)
 
-    assert check_3_3(no_echo) is False
+    assert not check_3_3(no_echo).passed
     assert verdict_of(capsys)[0] == "failed"
 
 

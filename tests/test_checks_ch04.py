@@ -38,12 +38,12 @@ class Stub(UDPServer):
 
 
 def test_4_1_passes_a_right_answer(capsys):
-    assert check_4_1(server_replying(bytes.upper)) is True
+    assert check_4_1(server_replying(bytes.upper)).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_4_1_not_attempted(capsys):
-    assert check_4_1(Stub) is False
+    assert not check_4_1(Stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -58,13 +58,13 @@ def test_4_1_not_attempted(capsys):
     ids=["recvfrom(1)", "echoes", "never replies", "not a handler"],
 )
 def test_4_1_fails_wrong_answers(capsys, wrong, clue):
-    assert check_4_1(wrong) is False
+    assert not check_4_1(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and clue in out
 
 
 def test_4_1_reports_an_error_in_the_handler(capsys):
-    assert check_4_1(server_replying(lambda data: data.upper() + 1)) is False
+    assert not check_4_1(server_replying(lambda data: data.upper() + 1)).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "TypeError" in out
 
@@ -89,7 +89,7 @@ def counting_server(stop_before_reply=False, stop_at=None):
 
 
 def test_4_2_passes_a_right_answer(capsys):
-    assert check_4_2(counting_server()) is True
+    assert check_4_2(counting_server()).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
@@ -101,7 +101,7 @@ def test_4_2_not_attempted(capsys):
         def handle_receive(self) -> None:
             raise NotImplementedError("Exercise 4.2")
 
-    assert check_4_2(NotYet) is False
+    assert not check_4_2(NotYet).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -110,7 +110,7 @@ def test_4_2_fails_a_server_that_never_stops(capsys):
         def __init__(self, limit, host="127.0.0.1", port=0):
             super().__init__(host, port)
 
-    assert check_4_2(Endless) is False
+    assert not check_4_2(Endless).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "never stopped" in out
 
@@ -121,7 +121,7 @@ def test_4_2_fails_a_server_that_never_stops(capsys):
     ids=["stops before the last reply", "off by one"],
 )
 def test_4_2_fails_a_server_that_stops_at_the_wrong_time(capsys, wrong):
-    assert check_4_2(wrong) is False
+    assert not check_4_2(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "echoes before the loop stopped" in out
 
@@ -134,22 +134,22 @@ def count_words(data: bytes) -> bytes:
 
 
 def test_4_3_passes_a_right_answer(capsys):
-    assert check_4_3(server_replying(count_words)) is True
+    assert check_4_3(server_replying(count_words)).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_4_3_fails_the_post_recvfrom_1(capsys):
-    assert check_4_3(server_replying(count_words, size=1)) is False
+    assert not check_4_3(server_replying(count_words, size=1)).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "b'hello big world'" in out
 
 
 def test_4_3_fails_the_post_8192_byte_buffer(capsys):
-    assert check_4_3(server_replying(count_words, size=8192)) is False
+    assert not check_4_3(server_replying(count_words, size=8192)).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "65507" in out
 
 
 def test_4_3_not_attempted(capsys):
-    assert check_4_3(Stub) is False
+    assert not check_4_3(Stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"

@@ -59,12 +59,12 @@ def writable_means_connected(address):
 
 
 def test_5_1_passes_a_right_answer(capsys):
-    assert check_5_1(connect_result) is True
+    assert check_5_1(connect_result).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_5_1_not_attempted(capsys):
-    assert check_5_1(stub) is False
+    assert not check_5_1(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -77,7 +77,7 @@ def test_5_1_not_attempted(capsys):
     ],
 )
 def test_5_1_fails_typical_mistakes(capsys, wrong, says):
-    assert check_5_1(wrong) is False
+    assert not check_5_1(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and says in out, out
 
@@ -106,12 +106,12 @@ class StubConnection(TCPConnection):
 
 
 def test_5_2_passes_a_right_answer(capsys):
-    assert check_5_2(Upper) is True
+    assert check_5_2(Upper).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_5_2_not_attempted(capsys):
-    assert check_5_2(StubConnection) is False
+    assert not check_5_2(StubConnection).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -120,7 +120,7 @@ def test_5_2_not_attempted(capsys):
     [(RawSend, "self.send(...)"), (NotUpper, "b'HELLO, WORLD'"), (int, "is not a TCPConnection")],
 )
 def test_5_2_fails_typical_mistakes(capsys, wrong, says):
-    assert check_5_2(wrong) is False
+    assert not check_5_2(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and says in out, out
 
@@ -169,23 +169,23 @@ class StubCounter(Counter):
 
 
 def test_5_3_passes_a_right_answer(capsys):
-    assert check_5_3(FixedCounter) is True
+    assert check_5_3(FixedCounter).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_5_3_not_attempted(capsys):
-    assert check_5_3(StubCounter) is False
+    assert not check_5_3(StubCounter).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
 def test_5_3_fails_the_busy_loop(capsys):
-    assert check_5_3(SpinningCounter) is False
+    assert not check_5_3(SpinningCounter).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "a busy loop" in out and "b''" in out, out
 
 
 def test_5_3_fails_a_handler_that_stays_in_the_list(capsys):
-    assert check_5_3(ClosesButStays) is False
+    assert not check_5_3(ClosesButStays).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "still in the handler list" in out, out
 
@@ -200,12 +200,12 @@ def should_read(reading, queued, high, low):
 
 
 def test_5_4_passes_a_right_answer(capsys):
-    assert check_5_4(should_read) is True
+    assert check_5_4(should_read).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_5_4_not_attempted(capsys):
-    assert check_5_4(stub) is False
+    assert not check_5_4(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -218,7 +218,7 @@ def test_5_4_not_attempted(capsys):
     ],
 )
 def test_5_4_fails_typical_mistakes(capsys, wrong, says):
-    assert check_5_4(wrong) is False
+    assert not check_5_4(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and says in out, out
 
@@ -228,6 +228,6 @@ def test_5_4_real_flood_catches_a_rule_that_never_resumes(capsys, monkeypatch):
     from eventloop.checks import ch05
 
     monkeypatch.setattr(ch05, "run_5_4", lambda f: ch05.flood_with(f))
-    assert check_5_4(lambda reading, queued, high, low: reading and queued <= high) is False
+    assert not check_5_4(lambda reading, queued, high, low: reading and queued <= high).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "never resumed" in out, out

@@ -51,12 +51,12 @@ def rest_as_a_line(buffer):
 
 
 def test_6_1_passes_a_right_answer(capsys):
-    assert check_6_1(split_lines) is True
+    assert check_6_1(split_lines).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_6_1_not_attempted(capsys):
-    assert check_6_1(stub) is False
+    assert not check_6_1(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -69,7 +69,7 @@ def test_6_1_not_attempted(capsys):
     ],
 )
 def test_6_1_fails_typical_mistakes(capsys, wrong, says):
-    assert check_6_1(wrong) is False
+    assert not check_6_1(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and says in out, out
 
@@ -100,12 +100,12 @@ def no_partial_header_check(buffer):
 
 
 def test_6_2_passes_a_right_answer(capsys):
-    assert check_6_2(parse_messages) is True
+    assert check_6_2(parse_messages).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_6_2_not_attempted(capsys):
-    assert check_6_2(stub) is False
+    assert not check_6_2(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -117,7 +117,7 @@ def test_6_2_not_attempted(capsys):
     ],
 )
 def test_6_2_fails_typical_mistakes(capsys, wrong, says):
-    assert check_6_2(wrong) is False
+    assert not check_6_2(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and says in out, out
 
@@ -160,12 +160,12 @@ class StubShouter(TCPConnection):
 
 
 def test_6_3_passes_a_right_answer(capsys):
-    assert check_6_3(Shouter) is True
+    assert check_6_3(Shouter).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_6_3_not_attempted(capsys):
-    assert check_6_3(StubShouter) is False
+    assert not check_6_3(StubShouter).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -178,7 +178,7 @@ def test_6_3_not_attempted(capsys):
     ],
 )
 def test_6_3_fails_typical_mistakes(capsys, wrong, says):
-    assert check_6_3(wrong) is False
+    assert not check_6_3(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and says in out, out
 
@@ -191,6 +191,6 @@ def test_6_3_catches_a_line_cut_across_recvs(capsys, monkeypatch):
             for line in data.split(b"\n")[:-1]:
                 self.send(line.upper() + b"!\n")
 
-    assert check_6_3(HalfBuffered) is False
+    assert not check_6_3(HalfBuffered).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "cut across recv results" in out, out

@@ -138,7 +138,7 @@ def stub(*args):
     [(check_7_1, next_timeout, "7.1"), (check_7_2, every, "7.2"), (check_7_3, Reminders, "7.3")],
 )
 def test_right_answers_pass(check, answer, exercise, capsys):
-    assert check(answer) is True
+    assert check(answer).passed
     assert capsys.readouterr().out == f"✓ Exercise {exercise} passed\n"
 
 
@@ -159,7 +159,7 @@ def test_right_answers_pass(check, answer, exercise, capsys):
     ],
 )
 def test_typical_wrong_answers_fail_with_what_is_wrong(check, wrong, words, capsys):
-    assert check(wrong) is False
+    assert not check(wrong).passed
     out = capsys.readouterr().out
     assert out.startswith("✗ Exercise 7.")
     assert words in out
@@ -169,5 +169,5 @@ def test_typical_wrong_answers_fail_with_what_is_wrong(check, wrong, words, caps
     "check, answer", [(check_7_1, stub), (check_7_2, stub), (check_7_3, StubReminders)]
 )
 def test_stubs_are_not_attempted(check, answer, capsys):
-    assert check(answer) is False
+    assert not check(answer).passed
     assert "not attempted yet" in capsys.readouterr().out

@@ -138,7 +138,7 @@ def stub(*args):
     ],
 )
 def test_right_answers_pass(check, answer, exercise, capsys):
-    assert check(answer) is True
+    assert check(answer).passed
     assert capsys.readouterr().out == f"✓ Exercise {exercise} passed\n"
 
 
@@ -157,7 +157,7 @@ def test_right_answers_pass(check, answer, exercise, capsys):
     ],
 )
 def test_typical_wrong_answers_fail_with_what_is_wrong(check, wrong, words, capsys):
-    assert check(wrong) is False
+    assert not check(wrong).passed
     out = capsys.readouterr().out
     assert out.startswith("✗ Exercise 8.")
     assert words in out
@@ -167,5 +167,5 @@ def test_typical_wrong_answers_fail_with_what_is_wrong(check, wrong, words, caps
     "check, answer", [(check_8_1, stub), (check_8_2, StubMailbox), (check_8_3, stub)]
 )
 def test_stubs_are_not_attempted(check, answer, capsys):
-    assert check(answer) is False
+    assert not check(answer).passed
     assert "not attempted yet" in capsys.readouterr().out

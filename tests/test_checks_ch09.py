@@ -30,7 +30,7 @@ def events_for(handler):
 
 
 def test_9_1_passes_a_right_answer(capsys):
-    assert check_9_1(events_for) is True
+    assert check_9_1(events_for).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
@@ -38,7 +38,7 @@ def test_9_1_not_attempted(capsys):
     def stub(handler):
         raise NotImplementedError("Exercise 9.1: events_for")
 
-    assert check_9_1(stub) is False
+    assert not check_9_1(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -48,7 +48,7 @@ def test_9_1_and_instead_of_or(capsys):
             return READ and WRITE  # `and` gives WRITE alone
         return events_for(handler)
 
-    assert check_9_1(with_and) is False
+    assert not check_9_1(with_and).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "a | b" in out
 
@@ -59,13 +59,13 @@ def test_9_1_swapped_bits(capsys):
             READ if handler.wants_to_send() else 0
         )
 
-    assert check_9_1(swapped) is False
+    assert not check_9_1(swapped).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "EVENT_READ is for wants_to_receive" in out
 
 
 def test_9_1_a_tuple_is_not_a_mask(capsys):
-    assert check_9_1(lambda h: (h.wants_to_receive(), h.wants_to_send())) is False
+    assert not check_9_1(lambda h: (h.wants_to_receive(), h.wants_to_send())).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "int mask" in out
 
@@ -99,12 +99,12 @@ def buggy_echo(selector, sock, count):
 
 
 def test_9_2_passes_a_right_answer(capsys):
-    assert check_9_2(echo) is True
+    assert check_9_2(echo).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
 def test_9_2_the_buggy_loop_fails_with_the_pitfall(capsys):
-    assert check_9_2(buggy_echo) is False
+    assert not check_9_2(buggy_echo).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "already registered" in out and "register once" in out
 
@@ -126,7 +126,7 @@ def test_9_2_register_and_unregister_every_time_is_not_the_fix(capsys):
                 echoed += 1
             selector.unregister(sock)
 
-    assert check_9_2(churn) is False
+    assert not check_9_2(churn).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "registered more than once" in out
 
@@ -141,7 +141,7 @@ def test_9_2_forgetting_to_unregister(capsys):
                 key.fileobj.sendto(data, sender)
                 echoed += 1
 
-    assert check_9_2(leaves_it) is False
+    assert not check_9_2(leaves_it).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "still registered" in out
 
@@ -150,7 +150,7 @@ def test_9_2_not_attempted(capsys):
     def stub(selector, sock, count):
         raise NotImplementedError("Exercise 9.2: echo")
 
-    assert check_9_2(stub) is False
+    assert not check_9_2(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 
@@ -173,7 +173,7 @@ def sync(selector, changed):
 
 
 def test_9_3_passes_a_right_answer(capsys):
-    assert check_9_3(sync) is True
+    assert check_9_3(sync).passed
     assert verdict_of(capsys)[0] == "passed"
 
 
@@ -183,7 +183,7 @@ def test_9_3_always_register_meets_the_pitfall(capsys):
             if events_for(handler):
                 selector.register(handler, events_for(handler), handler)
 
-    assert check_9_3(always_register) is False
+    assert not check_9_3(always_register).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "KeyError" in out
 
@@ -202,7 +202,7 @@ def test_9_3_modify_even_when_nothing_changed(capsys):
 
     # selectors' own modify() makes no system call when nothing changed, but it is still a
     # call the loop did not need: the check counts it
-    assert check_9_3(eager) is False
+    assert not check_9_3(eager).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "nothing changed means no call" in out
 
@@ -220,7 +220,7 @@ def test_9_3_ignoring_closed_handlers(capsys):
             elif key.events != events:
                 selector.modify(handler, events, handler)
 
-    assert check_9_3(no_close) is False
+    assert not check_9_3(no_close).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "a was closed" in out
 
@@ -232,7 +232,7 @@ def test_9_3_registering_the_socket_instead_of_the_handler(capsys):
             if events:
                 selector.register(handler.sock, events, handler)
 
-    assert check_9_3(by_socket) is False
+    assert not check_9_3(by_socket).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "fileobj=handler" in out
 
@@ -241,7 +241,7 @@ def test_9_3_not_attempted(capsys):
     def stub(selector, changed):
         raise NotImplementedError("Exercise 9.3: sync")
 
-    assert check_9_3(stub) is False
+    assert not check_9_3(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
 
 

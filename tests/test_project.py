@@ -129,3 +129,14 @@ def test_chapters_have_a_goal_first_and_a_summary_at_the_end(path):
     if not path.name.startswith("00-"):  # chapter 00 is the course's map, not a lesson
         recap = any(re.match(r"#+ (Summary|Recap)", m) for m in markdown[-3:])
         assert recap, "the chapter ends with a summary (then its exercises)"
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_check_cell_shows_its_verdict_line_and_nothing_more(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        outputs = cell.get("outputs", [])
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        if re.search(r"^[✓✗○] Exercise \d+\.\d+ ", printed, re.MULTILINE):
+            shown = [o for o in outputs if o.output_type == "execute_result"]
+            assert not shown, f"a check cell also displays {shown[0]['data']['text/plain']!r}"

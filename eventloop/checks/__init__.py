@@ -11,7 +11,8 @@ grade`` reads back from the executed notebook::
     ○ Exercise 3.2 not attempted yet: <how to start>
 
 A failure adds indented ``expected:``, ``got:`` and ``hint:`` lines. A check
-function itself never raises: it returns ``True`` when the exercise passed.
+function itself never raises: it returns a ``Verdict``, which tests can inspect
+(``check_3_2(answer).passed``) and which a notebook does not display again.
 
 Writing a check: put the test in a function that raises ``CheckFailed`` with
 the problem, what was expected, what came back and a hint, and pass it to
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 
 PASSED = "✓"
@@ -62,7 +65,25 @@ class CheckTimedOut(Exception):
     """The learner's code ran longer than the check allows."""
 
 
-def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.0) -> bool:
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check, already printed as its verdict line."""
+
+    exercise: str
+    status: str  # "passed", "failed" or "not attempted"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _ipython_display_(self) -> None:
+        """Show nothing: the verdict line is printed already, a ``True`` below it is noise."""
+
+
+def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.0) -> Verdict:
     """Run ``check`` and print one verdict line for ``exercise`` (e.g. ``"3.2"``).
 
     ``NotImplementedError`` (the exercise stub) means "not attempted yet";
@@ -78,7 +99,7 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
             f"`raise NotImplementedError(...)` in the exercise cell with your code, run that "
             f"cell, then run this one again."
         )
-        return False
+        return Verdict(exercise, "not attempted")
     except CheckFailed as failure:
         print(f"{FAILED} Exercise {exercise} failed: {failure.problem}")
         if failure.expected is not None:
@@ -87,20 +108,20 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
             print(f"    got:      {failure.got}")
         if failure.hint:
             print(f"    hint:     {failure.hint}")
-        return False
+        return Verdict(exercise, "failed")
     except CheckTimedOut:
         print(
             f"{FAILED} Exercise {exercise} failed: your code was still running after "
             f"{time_limit:g} s and was stopped."
         )
         print("    hint:     does every loop have a stop condition, and every socket a timeout?")
-        return False
+        return Verdict(exercise, "failed")
     except Exception as error:  # the learner's code crashed: say where, briefly
         print(f"{FAILED} Exercise {exercise} failed: your code raised {describe(error)}")
         print("    hint:     run the exercise cell on its own to see the full traceback.")
-        return False
+        return Verdict(exercise, "failed")
     print(f"{PASSED} Exercise {exercise} passed")
-    return True
+    return Verdict(exercise, "passed")
 
 
 def describe(error: BaseException) -> str:
@@ -157,3 +178,18 @@ def expect_equal(what: str, got: object, expected: object, hint: str | None = No
     if got != expected:
         raise CheckFailed(f"{what} is not right", expected=repr(expected), got=repr(got), hint=hint)
 
+
+def receive_datagrams(sock: socket.socket) -> list[bytes]:
+    """Every datagram waiting on ``sock``, in order (at most 100).
+
+    On loopback a reply arrives at once; 50 ms of patience per datagram is
+    a safety margin, not a synchronisation. Leaves ``sock`` with that timeout.
+    """
+    received: list[bytes] = []
+    sock.settimeout(0.05)
+    for _ in range(100):
+        try:
+            received.append(sock.recv(65535))
+        except (TimeoutError, BlockingIOError):
+            break
+    return received

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 
 from eventloop.blocking import Background, recv_exactly, serve_udp_echo, tcp_listener, udp_socket
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 
 
-def check_1_1(udp_request: Callable[[tuple[str, int], bytes, float], bytes | None]) -> bool:
+def check_1_1(udp_request: Callable[[tuple[str, int], bytes, float], bytes | None]) -> Verdict:
     """``udp_request(address, message, timeout)``: the reply, or ``None`` after ``timeout``."""
 
     def check() -> None:
@@ -31,7 +31,9 @@ def check_1_1(udp_request: Callable[[tuple[str, int], bytes, float], bytes | Non
                     if server.thread.is_alive():
                         unblock(echo.getsockname())  # the server waits for a datagram
         expect_equal(
-            "the reply from an echo server", reply, b"ping",
+            "the reply from an echo server",
+            reply,
+            b"ping",
             hint="send with sendto(message, address), then return recvfrom(...)[0].",
         )
         with udp_socket() as silent:  # bound, but nobody ever answers
@@ -41,18 +43,23 @@ def check_1_1(udp_request: Callable[[tuple[str, int], bytes, float], bytes | Non
             except TimeoutError as error:
                 raise CheckFailed(
                     "when no reply comes, udp_request lets TimeoutError escape",
-                    expected="None", got=f"TimeoutError: {error}",
+                    expected="None",
+                    got=f"TimeoutError: {error}",
                     hint="catch socket.timeout (TimeoutError) around recvfrom and return None.",
                 ) from None
             waited = time.monotonic() - began
         expect_equal(
-            "the result when nobody answers", reply, None,
+            "the result when nobody answers",
+            reply,
+            None,
             hint="return None when recvfrom times out, not b'' or an error message.",
         )
         if waited > 1.0:
             raise CheckFailed(
-                "udp_request ignored its timeout", expected="about 0.2 s",
-                got=f"{waited:.1f} s", hint="call sock.settimeout(timeout) before recvfrom.",
+                "udp_request ignored its timeout",
+                expected="about 0.2 s",
+                got=f"{waited:.1f} s",
+                hint="call sock.settimeout(timeout) before recvfrom.",
             )
 
     return verdict("1.1", check, time_limit=5.0)
@@ -64,7 +71,7 @@ def unblock(address: tuple[str, int]) -> None:
         poke.sendto(b"", address)
 
 
-def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -> bool:
+def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -> Verdict:
     """``serve_with_threads(listener, n)``: echo ``n`` clients at once; return their transcripts.
 
     Client 1 connects first and says nothing until clients 2 and 3 got their
@@ -109,7 +116,8 @@ def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -
             )
         expect_equal(
             "the transcripts (what each client sent, in accept order)",
-            transcripts, [b"one, and bye", b"two", b"three"],
+            transcripts,
+            [b"one, and bye", b"two", b"three"],
             hint="keep one transcript per client, filled by its thread; join every thread "
             "before returning, so each transcript is complete.",
         )
@@ -143,7 +151,7 @@ def conversation(clients: list[socket.socket]) -> str:
     return outcome
 
 
-def check_1_3(upper_once: Callable[..., bytes]) -> bool:
+def check_1_3(upper_once: Callable[..., bytes]) -> Verdict:
     """``upper_once(ready, timeout)``: bind 127.0.0.1:0, call ``ready(address)``,
     answer one datagram in upper case, return it; close the socket on every path."""
 
@@ -152,8 +160,10 @@ def check_1_3(upper_once: Callable[..., bytes]) -> bool:
         host, port = first
         if host != "127.0.0.1":
             raise CheckFailed(
-                "the server does not listen on loopback only", expected="127.0.0.1",
-                got=host, hint="bind ('127.0.0.1', 0); '' means every network interface.",
+                "the server does not listen on loopback only",
+                expected="127.0.0.1",
+                got=host,
+                hint="bind ('127.0.0.1', 0); '' means every network interface.",
             )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
             squatter.bind(first)  # someone else now holds the port the server used
@@ -218,7 +228,8 @@ def expect_leak_free(upper_once: Callable[..., bytes]) -> None:
             except OSError:
                 raise CheckFailed(
                     "after an error the socket stays open (the port is still taken)",
-                    expected="the port free again", got=f"{kept!r} and the port still bound",
+                    expected="the port free again",
+                    got=f"{kept!r} and the port still bound",
                     hint="use `with socket.socket(...) as sock:` or close it in `finally`.",
                 ) from None
     finally:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventloop.blocking import Background, udp_socket
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 
 EAGAIN_HINT = (
     "BlockingIOError (EAGAIN) means 'nothing now, try later': catch it, never treat it "
@@ -27,7 +27,7 @@ EAGAIN_HINT = (
 )
 
 
-def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> bool:
+def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> Verdict:
     """``drain_datagrams(sock)``: every datagram waiting on a non-blocking socket, maybe []."""
 
     def check() -> None:
@@ -35,7 +35,9 @@ def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> bool:
             sock.setblocking(False)
             got = drain_once(drain_datagrams, sock)
             expect_equal(
-                "the result for a socket with nothing waiting", got, [],
+                "the result for a socket with nothing waiting",
+                got,
+                [],
                 hint="stop at the first BlockingIOError and return what you have.",
             )
             for message in (b"one", b"two", b"three"):
@@ -43,7 +45,8 @@ def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> bool:
             select.select([sock], [], [], 2.0)
             got = drain_once(drain_datagrams, sock)
             expect_equal(
-                "the datagrams read from a socket holding three", got,
+                "the datagrams read from a socket holding three",
+                got,
                 [b"one", b"two", b"three"],
                 hint="keep calling recvfrom (or recv) in a loop until it raises BlockingIOError.",
             )
@@ -68,12 +71,10 @@ def call_without_eagain(function: Callable[..., Any], *args: Any) -> Any:
     try:
         return function(*args)
     except BlockingIOError:
-        raise CheckFailed(
-            "your function let BlockingIOError escape", hint=EAGAIN_HINT
-        ) from None
+        raise CheckFailed("your function let BlockingIOError escape", hint=EAGAIN_HINT) from None
 
 
-def check_2_2(connect_status: Callable[[tuple[str, int], float], int]) -> bool:
+def check_2_2(connect_status: Callable[[tuple[str, int], float], int]) -> Verdict:
     """``connect_status(address, timeout)``: 0, or the errno from SO_ERROR, or ETIMEDOUT."""
 
     def check() -> None:
@@ -84,7 +85,10 @@ def check_2_2(connect_status: Callable[[tuple[str, int], float], int]) -> bool:
             listener.listen(0)  # room for one waiting connection only (see below)
             expect_status(connect_status, listener.getsockname(), 0, "a listening server")
             expect_status(
-                connect_status, closed, errno.ECONNREFUSED, "a port where nobody listens",
+                connect_status,
+                closed,
+                errno.ECONNREFUSED,
+                "a port where nobody listens",
                 hint="after the socket becomes writable, read "
                 "sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) and return it.",
             )
@@ -92,7 +96,9 @@ def check_2_2(connect_status: Callable[[tuple[str, int], float], int]) -> bool:
                 # Linux keeps one connection waiting (the one made above) and ignores
                 # further attempts: a new connect stays "in progress" until we give up.
                 expect_status(
-                    connect_status, listener.getsockname(), errno.ETIMEDOUT,
+                    connect_status,
+                    listener.getsockname(),
+                    errno.ETIMEDOUT,
                     "a server too busy to answer (its queue is full)",
                     hint="wait for writability with select.select([], [sock], [], timeout); "
                     "if nothing is ready, the connect has not finished: return errno.ETIMEDOUT. "
@@ -172,7 +178,7 @@ MAX_TRIES = 200
 """More receive calls than this in 0.4 s (pause 0.01 s) means the loop does not sleep."""
 
 
-def check_2_3(poll_echo: Callable[[Any, float, float], int]) -> bool:
+def check_2_3(poll_echo: Callable[[Any, float, float], int]) -> Verdict:
     """``poll_echo(sock, duration, pause)``: echo until ``duration`` is over; rest when idle."""
 
     def check() -> None:
@@ -187,13 +193,19 @@ def check_2_3(poll_echo: Callable[[Any, float, float], int]) -> bool:
         if took < 0.35:
             raise CheckFailed(
                 "poll_echo returned before its duration was over",
-                expected="about 0.4 s", got=f"{took:.2f} s",
+                expected="about 0.4 s",
+                got=f"{took:.2f} s",
                 hint="loop until time.monotonic() reaches the deadline, whatever happens.",
             )
-        expect_equal("the replies the client got", replies, messages,
-                     hint="send each datagram back to the address recvfrom returned.")
-        expect_equal("the number poll_echo returned", echoed, 3,
-                     hint="count each datagram you echoed.")
+        expect_equal(
+            "the replies the client got",
+            replies,
+            messages,
+            hint="send each datagram back to the address recvfrom returned.",
+        )
+        expect_equal(
+            "the number poll_echo returned", echoed, 3, hint="count each datagram you echoed."
+        )
         if counted.receive_calls > MAX_TRIES:
             raise CheckFailed(
                 "the loop never rests: it polls as fast as it can and burns a CPU core",

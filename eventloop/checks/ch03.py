@@ -13,7 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from eventloop.checks import CheckFailed, expect_equal, time_limit_of, verdict
+from eventloop.checks import (
+    CheckFailed,
+    Verdict,
+    expect_equal,
+    receive_datagrams,
+    time_limit_of,
+    verdict,
+)
 
 
 def udp_socket() -> socket.socket:
@@ -27,7 +34,9 @@ def udp_socket() -> socket.socket:
 # --- 3.1 -----------------------------------------------------------------------------------------
 
 
-def check_3_1(wait_readable: Callable[[socket.socket, float], bool], time_limit: float = 5) -> bool:
+def check_3_1(
+    wait_readable: Callable[[socket.socket, float], bool], time_limit: float = 5
+) -> Verdict:
     """``wait_readable``: False after the timeout, True when data or EOF waits; it reads nothing."""
     return verdict("3.1", lambda: run_3_1(wait_readable), time_limit=time_limit)
 
@@ -85,7 +94,7 @@ def expect_bool(what: str, got: object, expected: bool, hint: str | None = None)
 # --- 3.2 -----------------------------------------------------------------------------------------
 
 
-def check_3_2(echo_n: Callable[[list[socket.socket], int], None], time_limit: float = 5) -> bool:
+def check_3_2(echo_n: Callable[[list[socket.socket], int], None], time_limit: float = 5) -> Verdict:
     """``echo_n`` echoes exactly ``n`` datagrams, whichever sockets they arrive on, then returns."""
     return verdict("3.2", lambda: run_3_2(echo_n), time_limit=time_limit)
 
@@ -100,8 +109,8 @@ def run_3_2(echo_n: Callable[[list[socket.socket], int], None]) -> None:
                 client.sendto(message, servers[index].getsockname())
             result = echo_n(servers, 4)
             expect_equal("echo_n's return value", result, None)
-            replies = receive_all(client)
-            left = [data for server in servers for data in receive_all(server)]
+            replies = receive_datagrams(client)
+            left = [data for server in servers for data in receive_datagrams(server)]
     finally:
         for server in servers:
             server.close()
@@ -128,22 +137,10 @@ def run_3_2(echo_n: Callable[[list[socket.socket], int], None]) -> None:
     )
 
 
-def receive_all(sock: socket.socket) -> list[bytes]:
-    """The datagrams waiting on ``sock`` (on loopback they arrive at once; 50 ms to be safe)."""
-    got: list[bytes] = []
-    sock.settimeout(0.05)
-    for _ in range(100):
-        try:
-            got.append(sock.recv(100))
-        except (TimeoutError, BlockingIOError):
-            break
-    return got
-
-
 # --- 3.3 -----------------------------------------------------------------------------------------
 
 
-def check_3_3(tcp_echo: Callable[[socket.socket, int], None], time_limit: float = 5) -> bool:
+def check_3_3(tcp_echo: Callable[[socket.socket, int], None], time_limit: float = 5) -> Verdict:
     """``tcp_echo`` serves two clients one after the other and returns once both have left."""
     return verdict("3.3", lambda: run_3_3(tcp_echo), time_limit=time_limit)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, receive_datagrams, verdict
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.udp import UDPServer
 
@@ -47,25 +47,13 @@ def replies_to(cls: type, messages: list[bytes], *args: object) -> list[bytes]:
         for message in messages:
             client.sendto(message, server.address)
         event_loop([server], max_iterations=len(messages), duration=2.0, on_error="raise")
-        return receive_all(client)
-
-
-def receive_all(client: socket.socket) -> list[bytes]:
-    """Every reply waiting on ``client`` (on loopback they arrive at once; 50 ms to be safe)."""
-    replies: list[bytes] = []
-    client.settimeout(0.05)
-    for _ in range(100):
-        try:
-            replies.append(client.recv(65535))
-        except (TimeoutError, BlockingIOError):
-            break
-    return replies
+        return receive_datagrams(client)
 
 
 # --- 4.1 -------------------------------------------------------------------------------------
 
 
-def check_4_1(cls: type, time_limit: float = 5) -> bool:
+def check_4_1(cls: type, time_limit: float = 5) -> Verdict:
     """``cls()`` answers each datagram with the same text in upper case."""
     return verdict("4.1", lambda: run_4_1(cls), time_limit=time_limit)
 
@@ -96,7 +84,7 @@ def run_4_1(cls: type) -> None:
 # --- 4.2 -------------------------------------------------------------------------------------
 
 
-def check_4_2(cls: type, time_limit: float = 5) -> bool:
+def check_4_2(cls: type, time_limit: float = 5) -> Verdict:
     """``cls(3)`` echoes three datagrams, then raises ``StopLoop``: the loop returns "stopped"."""
     return verdict("4.2", lambda: run_4_2(cls), time_limit=time_limit)
 
@@ -107,7 +95,7 @@ def run_4_2(cls: type) -> None:
         for message in messages:
             client.sendto(message, server.address)
         reason = event_loop([server], duration=1.0, on_error="raise")
-        replies = receive_all(client)
+        replies = receive_datagrams(client)
     if reason == "duration":
         raise CheckFailed(
             "the loop never stopped: it ran until its 1 s deadline",
@@ -127,7 +115,7 @@ def run_4_2(cls: type) -> None:
 # --- 4.3 -------------------------------------------------------------------------------------
 
 
-def check_4_3(cls: type, time_limit: float = 5) -> bool:
+def check_4_3(cls: type, time_limit: float = 5) -> Verdict:
     """``cls()`` replies with the number of words in each datagram, however long it is."""
     return verdict("4.3", lambda: run_4_3(cls), time_limit=time_limit)
 

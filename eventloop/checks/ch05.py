@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
 from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection, TCPServer
@@ -46,7 +46,7 @@ def require_class(candidate: object, base: type, example: str) -> None:
 # --- 5.1 -----------------------------------------------------------------------------------------
 
 
-def check_5_1(connect_result: Callable[[tuple[str, int]], int]) -> bool:
+def check_5_1(connect_result: Callable[[tuple[str, int]], int]) -> Verdict:
     """``connect_result(address)``: 0 for a listening port, 111 (ECONNREFUSED) for a refused one."""
     return verdict("5.1", lambda: run_5_1(connect_result), time_limit=8)
 
@@ -97,7 +97,7 @@ def attempt(connect_result: Callable, address: tuple[str, int], what: str) -> in
 # --- 5.2 -----------------------------------------------------------------------------------------
 
 
-def check_5_2(cls: type) -> bool:
+def check_5_2(cls: type) -> Verdict:
     """``cls``: a ``TCPConnection`` that sends back every byte in upper case, without losing any."""
     return verdict("5.2", lambda: run_5_2(cls), time_limit=10)
 
@@ -181,7 +181,7 @@ def exchange(client: socket.socket, handlers: list, data: bytes, deadline: float
 # --- 5.3 -----------------------------------------------------------------------------------------
 
 
-def check_5_3(cls: type) -> bool:
+def check_5_3(cls: type) -> Verdict:
     """``cls(sock, handlers)`` counts the bytes a client sends, and closes on EOF: no busy loop."""
     return verdict("5.3", lambda: run_5_3(cls), time_limit=8)
 
@@ -234,7 +234,7 @@ def run_5_3(cls: type) -> None:
 HIGH, LOW = 64 * 1024, 16 * 1024
 
 
-def check_5_4(should_read: Callable[[bool, int, int, int], bool]) -> bool:
+def check_5_4(should_read: Callable[[bool, int, int, int], bool]) -> Verdict:
     """``should_read(reading, queued, high, low)``: stop above high, resume at low, else keep on."""
     return verdict("5.4", lambda: run_5_4(should_read), time_limit=10)
 

@@ -14,7 +14,7 @@ import socket
 import struct
 from collections.abc import Callable
 
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.tcp import TCPConnection, TCPServer
 
@@ -75,7 +75,7 @@ def expect_split(
 # --- 6.1 -----------------------------------------------------------------------------------------
 
 
-def check_6_1(split_lines: Callable[[bytearray], list[bytes]]) -> bool:
+def check_6_1(split_lines: Callable[[bytearray], list[bytes]]) -> Verdict:
     """``split_lines(buffer)``: complete lines, without ``\\n``; the rest stays in the buffer."""
     return verdict("6.1", lambda: run_6_1(split_lines), time_limit=8)
 
@@ -117,7 +117,7 @@ def frame(message: bytes) -> bytes:
     return struct.pack("!I", len(message)) + message
 
 
-def check_6_2(parse_messages: Callable[[bytearray], list[bytes]]) -> bool:
+def check_6_2(parse_messages: Callable[[bytearray], list[bytes]]) -> Verdict:
     """``parse_messages(buffer)``: complete 4-byte big-endian length-prefixed messages."""
     return verdict("6.2", lambda: run_6_2(parse_messages), time_limit=8)
 
@@ -168,7 +168,7 @@ def run_6_2(parse_messages: Callable[[bytearray], list[bytes]]) -> None:
 # --- 6.3 -----------------------------------------------------------------------------------------
 
 
-def check_6_3(cls: type) -> bool:
+def check_6_3(cls: type) -> Verdict:
     """``cls``: answers each line with it in upper case plus ``!``, however the stream is cut."""
     return verdict("6.3", lambda: run_6_3(cls), time_limit=8)
 

@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 from unittest import mock
 
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.handlers import EventHandler
 from eventloop.timers import Loop
 
 # --- 7.1 -----------------------------------------------------------------------------------------
 
 
-def check_7_1(next_timeout: Callable[[list[float], float], float | None]) -> bool:
+def check_7_1(next_timeout: Callable[[list[float], float], float | None]) -> Verdict:
     """``next_timeout``: None without deadlines, 0 when one is past, else time to the earliest."""
     return verdict("7.1", lambda: run_7_1(next_timeout), time_limit=5)
 
@@ -81,7 +81,7 @@ class PretendClockLoop(Loop):
         return [], []
 
 
-def check_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> bool:
+def check_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> Verdict:
     """``every``: runs at start + k × interval, however long each run takes; stops on False."""
     return verdict("7.2", lambda: run_7_2(every), time_limit=5)
 
@@ -91,7 +91,7 @@ def run_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> Non
     start = loop.now
     runs: list[float] = []
 
-    def slow_task() -> bool:
+    def slow_task() -> Verdict:
         runs.append(round(loop.now - start, 9))
         loop.now += 0.3  # each run takes 0.3 s of the 1 s interval
         return len(runs) < 4
@@ -123,7 +123,7 @@ def run_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> Non
 # --- 7.3 -----------------------------------------------------------------------------------------
 
 
-def check_7_3(reminders_class: type) -> bool:
+def check_7_3(reminders_class: type) -> Verdict:
     """``Reminders``: on time whatever the wall clock does (set back or forward an hour)."""
     return verdict("7.3", lambda: run_7_3(reminders_class), time_limit=5)
 

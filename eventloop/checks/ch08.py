@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
 from eventloop.threads import Loop
@@ -26,7 +26,7 @@ from eventloop.udp import UDPServer
 # --- 8.1 -----------------------------------------------------------------------------------------
 
 
-def check_8_1(answer_later: Callable[..., object]) -> bool:
+def check_8_1(answer_later: Callable[..., object]) -> Verdict:
     """``answer_later``: the loop runs on while the square is computed; reply in its thread."""
     return verdict("8.1", lambda: run_8_1(answer_later), time_limit=5)
 
@@ -71,7 +71,7 @@ def run_8_1(answer_later: Callable[..., object]) -> None:
 # --- 8.2 -----------------------------------------------------------------------------------------
 
 
-def check_8_2(mailbox_class: type) -> bool:
+def check_8_2(mailbox_class: type) -> Verdict:
     """``Mailbox``: every item posted from four threads arrives once, in order; no byte left."""
     return verdict("8.2", lambda: run_8_2(mailbox_class), time_limit=10)
 
@@ -147,7 +147,7 @@ class WaitingLoop(Loop):
         return super().wait_for_readiness(timeout)
 
 
-def check_8_3(compute_in_thread: Callable[..., object]) -> bool:
+def check_8_3(compute_in_thread: Callable[..., object]) -> Verdict:
     """``compute_in_thread``: the result wakes the loop at once and runs in the loop's thread."""
     return verdict("8.3", lambda: run_8_3(compute_in_thread), time_limit=5)
 
@@ -191,4 +191,3 @@ def run_8_3(compute_in_thread: Callable[..., object]) -> None:
             hint="loop.call_soon is not thread-safe and does not wake select: which method is "
             "made for other threads? (PITFALL 20)",
         )
-

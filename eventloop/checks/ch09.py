@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from eventloop.checks import CheckFailed, expect_equal, verdict
+from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.handlers import EventHandler
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -53,10 +53,10 @@ class Wanting(EventHandler):
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def wants_to_receive(self) -> bool:
+    def wants_to_receive(self) -> Verdict:
         return self.receive
 
-    def wants_to_send(self) -> bool:
+    def wants_to_send(self) -> Verdict:
         return self.send
 
     def close(self) -> None:
@@ -75,7 +75,7 @@ def mask_name(mask: object) -> str:
 # --- 9.1 -----------------------------------------------------------------------------------------
 
 
-def check_9_1(events_for: Callable[[EventHandler], int], time_limit: float = 5) -> bool:
+def check_9_1(events_for: Callable[[EventHandler], int], time_limit: float = 5) -> Verdict:
     """``events_for`` turns the two ``wants_*`` answers into a ``selectors`` mask."""
     return verdict("9.1", lambda: run_9_1(events_for), time_limit=time_limit)
 
@@ -160,7 +160,7 @@ def run_echo(
 
 def check_9_2(
     echo: Callable[[selectors.BaseSelector, socket.socket, int], None], time_limit: float = 5
-) -> bool:
+) -> Verdict:
     """``echo`` registers once, echoes ``count`` datagrams, and unregisters at the end."""
     return verdict("9.2", lambda: run_9_2(echo), time_limit=time_limit)
 
@@ -201,7 +201,7 @@ def run_9_2(echo: Callable[[selectors.BaseSelector, socket.socket, int], None]) 
 
 def check_9_3(
     sync: Callable[[selectors.BaseSelector, Iterable[EventHandler]], None], time_limit: float = 5
-) -> bool:
+) -> Verdict:
     """``sync`` registers, modifies, unregisters or leaves alone, as each handler needs."""
     return verdict("9.3", lambda: run_9_3(sync), time_limit=time_limit)
 

@@ -28,7 +28,10 @@ from typing import Any
 from eventloop.recorder import Recorder
 
 MAX_DATAGRAM = 65535
-"""A receive size that fits any UDP datagram, so none is cut short."""
+"""A receive size that fits any UDP datagram, so none is cut short.
+
+A smaller buffer silently drops the rest of the datagram (PITFALL 14); IPv4
+payloads are at most 65507 bytes. Later stages import this constant."""
 
 CHUNK = 4096
 """How much a TCP server asks ``recv`` for at a time."""
@@ -67,10 +70,14 @@ def tcp_listener(
     return sock
 
 
-def blocked(
+def record_blocked(
     recorder: Recorder | None, iteration: int, who: str, fd: int, call: str, began: float
 ) -> None:
-    """Log one blocking call that has just returned (a no-op without a recorder)."""
+    """Log one blocking call that has just returned (a no-op without a recorder).
+
+    It is logged as a handler event whose action ends in ``(blocked)``, e.g.
+    ``"recv (blocked)"``: the timeline draws those as time spent waiting.
+    """
     if recorder is not None:
         recorder.record_handler(iteration, who, fd, f"{call} (blocked)", began, recorder.now())
 
@@ -88,7 +95,7 @@ def serve_udp_echo(
     for number in range(max_messages):
         began = recorder.now() if recorder is not None else 0.0
         data, sender = sock.recvfrom(MAX_DATAGRAM)
-        blocked(recorder, number, "udp echo", sock.fileno(), "recvfrom", began)
+        record_blocked(recorder, number, "udp echo", sock.fileno(), "recvfrom", began)
         sock.sendto(data, sender)
         received.append(data)
     return received
@@ -105,7 +112,7 @@ def echo_connection(
     while True:
         began = recorder.now() if recorder is not None else 0.0
         data = conn.recv(CHUNK)
-        blocked(recorder, number, who, conn.fileno(), "recv", began)
+        record_blocked(recorder, number, who, conn.fileno(), "recv", began)
         if not data:
             return bytes(transcript)
         conn.sendall(data)
@@ -118,7 +125,7 @@ def accept_client(
     """Wait in ``accept`` for the next client; its socket gets the listener's timeout."""
     began = recorder.now() if recorder is not None else 0.0
     conn, _ = listener.accept()
-    blocked(recorder, number, "listener", listener.fileno(), "accept", began)
+    record_blocked(recorder, number, "listener", listener.fileno(), "accept", began)
     conn.settimeout(listener.gettimeout())  # a silent client must not hang us forever
     return conn
 
@@ -152,6 +159,7 @@ def serve_tcp_echo_thread_per_client(
     errors: list[BaseException] = []
 
     def serve(conn: socket.socket, number: int) -> None:
+        """In a client's thread: echo until EOF, keep the error for the caller."""
         with conn:
             try:
                 transcripts[number] = echo_connection(
@@ -215,6 +223,7 @@ class Background:
         self.error: BaseException | None = None
 
         def run() -> None:
+            """In the thread: keep the value, or the error, for ``result()``."""
             try:
                 self.value = function(*args, **kwargs)
             except BaseException as error:  # handed to result(), never lost

@@ -12,9 +12,10 @@ import errno
 import selectors
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from eventloop import threads
 from eventloop.handlers import EventHandler, event_loop
@@ -26,6 +27,18 @@ EXPOSED_WARNING = (
     "warning: {host} listens on every network interface: anyone who can reach this machine "
     "can talk to these servers. Use the default (localhost) unless you mean it."
 )
+
+
+def warn_if_exposed(host: str) -> None:
+    """Warn on stderr when ``host`` means every network interface (PITFALL 16)."""
+    if host in ("", "0.0.0.0", "::"):
+        print(EXPOSED_WARNING.format(host=host or "''"), file=sys.stderr)
+
+
+def host_port(address: tuple[str, int]) -> str:
+    """``127.0.0.1:5000``, or ``[::1]:5000`` for IPv6: an address as ``nc`` users write it."""
+    host, port = address[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 # --- serve: the post's two UDP servers ---------------------------------------------------------
@@ -49,6 +62,7 @@ Port 0 picks any free port, which is printed.
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:
+    """``serve``: its options, and ``run_serve`` to run it."""
     parser = commands.add_parser(
         "serve",
         help="run the post's UDP time and echo servers",
@@ -78,13 +92,10 @@ def run_serve(args: argparse.Namespace) -> int:
             server.close()
         print(explain_bind_error(error, args), file=sys.stderr)
         return 2
-    if args.host in ("", "0.0.0.0", "::"):
-        print(EXPOSED_WARNING.format(host=args.host or "''"), file=sys.stderr)
+    warn_if_exposed(args.host)
     for server in servers:
         kind = "time" if isinstance(server, UDPTimeServer) else "echo"
-        host, port = server.address
-        shown = f"[{host}]" if ":" in host else host
-        print(f"{kind} server listening on udp {shown}:{port}", flush=True)
+        print(f"{kind} server listening on udp {host_port(server.address)}", flush=True)
     print("Ctrl-C to stop.", flush=True)
     return serve_until_stopped(list(servers), args.duration)
 
@@ -146,6 +157,7 @@ status is 0 when grading finished, whatever the grades.
 
 
 def add_grade_command(commands: argparse._SubParsersAction) -> None:
+    """``grade``: its options, and ``run_grade`` to run it."""
     parser = commands.add_parser(
         "grade",
         help="run exercise notebooks and tabulate their verdicts",
@@ -232,6 +244,7 @@ def run_loop_until_stopped(loop: threads.Loop, duration: float | None) -> int:
 
 
 def add_udp_echo_command(commands: argparse._SubParsersAction) -> None:
+    """``udp-echo``: its options, and ``run_udp_echo`` to run it."""
     parser = commands.add_parser(
         "udp-echo",
         help="run a UDP echo server on the select, poll or epoll loop",
@@ -253,13 +266,11 @@ def run_udp_echo(args: argparse.Namespace) -> int:
         reason = error.strerror or error
         print(f"error: cannot bind {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
-    if args.host in ("", "0.0.0.0", "::"):
-        print(EXPOSED_WARNING.format(host=args.host or "''"), file=sys.stderr)
+    warn_if_exposed(args.host)
     with server, make_loop(args.loop) as loop:
         loop.handlers.append(server)
-        host, port = server.address
-        shown = f"[{host}]" if ":" in host else host
-        print(f"echo server listening on udp {shown}:{port} (loop: {args.loop})", flush=True)
+        where = host_port(server.address)
+        print(f"echo server listening on udp {where} (loop: {args.loop})", flush=True)
         print("Ctrl-C to stop.", flush=True)
         return run_loop_until_stopped(loop, args.duration)
 
@@ -287,15 +298,24 @@ Port 0 picks any free port; the address is printed either way.
 class CountedEchoConnection(TCPEchoConnection):
     """The echo connection; on closing, it adds its largest buffer to the command's ``totals``."""
 
-    def __init__(self, sock: socket.socket, handlers: list, *, totals: dict, **options) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        handlers: MutableSequence[EventHandler],
+        *,
+        totals: dict[str, int],
+        **options: Any,
+    ) -> None:
         super().__init__(sock, handlers, **options)
         self.totals = totals
 
     def connection_lost(self, error: Exception | None) -> None:
+        """Closed: report this connection's largest outgoing buffer to the totals."""
         self.totals["largest buffer"] = max(self.totals["largest buffer"], self.max_buffered)
 
 
 def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
+    """``tcp-echo``: its options, and ``run_tcp_echo`` to run it."""
     parser = commands.add_parser(
         "tcp-echo",
         help="run chapter 05's TCP echo server (backpressure, survives bad clients)",
@@ -328,11 +348,9 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
         loop.close()
         print(explain_tcp_bind_error(error, args), file=sys.stderr)
         return 2
-    if args.host in ("", "0.0.0.0", "::"):
-        print(EXPOSED_WARNING.format(host=args.host or "''"), file=sys.stderr)
-    host, port = server.address
-    shown = f"[{host}]" if ":" in host else host
-    print(f"echo server listening on tcp {shown}:{port} (loop: {args.loop})", flush=True)
+    warn_if_exposed(args.host)
+    where = host_port(server.address)
+    print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
     print("Ctrl-C to stop.", flush=True)
     with loop, server:  # closes the server and every connection it accepted, then the loop
         status = run_loop_until_stopped(loop, args.duration)
@@ -358,6 +376,7 @@ def explain_tcp_bind_error(error: OSError, args: argparse.Namespace) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m eventloop`` parser, one sub-command per section above."""
     parser = argparse.ArgumentParser(
         prog="python -m eventloop",
         description="Servers and tools of the Event Loop IO course.",
@@ -371,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sub-command ``argv`` names; its exit status (2: usage or bind error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

@@ -22,7 +22,13 @@ import html
 import io
 
 from eventloop.recorder import Iteration, Recorder
-from eventloop.timeline import draw_highlight, figure_size, plot_timeline, timeline_rows
+from eventloop.timeline import (
+    descriptor_names,
+    draw_highlight,
+    figure_size,
+    plot_timeline,
+    timeline_rows,
+)
 
 DPI = 80
 """Resolution of the timeline image: sharp enough, and quick to send to the browser."""
@@ -165,14 +171,6 @@ class TextExplorer:
 
     def __repr__(self) -> str:
         return self.text
-
-
-def descriptor_names(recorder: Recorder) -> dict[int, str]:
-    """Which handler owns each descriptor, as seen in the handler calls."""
-    names: dict[int, str] = {}
-    for call in recorder.handler_calls():
-        names.setdefault(call.fd, call.handler)
-    return names
 
 
 def fds(numbers: tuple[int, ...], names: dict[int, str]) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import MutableSequence
+from typing import Any
 
 from eventloop.handlers import EventHandler
 from eventloop.tcp import TCPConnection
@@ -50,20 +51,27 @@ class FramedConnection(TCPConnection):
     the error, then EOF, and the connection closes when the client does.
     """
 
-    def __init__(self, sock: socket.socket, handlers: MutableSequence[EventHandler], **options):
+    def __init__(
+        self, sock: socket.socket, handlers: MutableSequence[EventHandler], **options: Any
+    ) -> None:
         super().__init__(sock, handlers, **options)
         self.buffer = bytearray()
         self.frames = 0  # complete frames received
         self.refused = False  # set by frame_error: discard everything from now on
 
     def data_received(self, data: bytes) -> None:
+        """Add ``data`` to the buffer and parse what is complete (nothing once refused)."""
         if self.refused:
             return
         self.buffer += data
         self.parse_frames()
 
     def parse_frames(self) -> None:
-        """Hand every complete frame in the buffer to the protocol; keep the rest."""
+        """Hand every complete frame in the buffer to the protocol; keep the rest.
+
+        Each protocol below defines it; it stops at the first incomplete frame
+        and calls ``frame_error`` for one that breaks the protocol's limit.
+        """
         raise NotImplementedError
 
     def frame_error(self, problem: str) -> None:
@@ -74,6 +82,7 @@ class FramedConnection(TCPConnection):
         self.write_eof()
 
     def error_frame(self, problem: str) -> bytes:
+        """The error message as this protocol frames it: here, one line."""
         return f"error: {problem}\n".encode()
 
 
@@ -101,6 +110,7 @@ class LineProtocol(FramedConnection):
         """Called with each complete line, without its line ending."""
 
     def send_line(self, line: bytes) -> None:
+        """Send ``line`` as one frame: ``line`` must not contain ``\\n`` itself."""
         self.send(line + b"\n")
 
 
@@ -126,9 +136,11 @@ class LengthPrefixedProtocol(FramedConnection):
         """Called with each complete message."""
 
     def send_message(self, message: bytes) -> None:
+        """Send ``message`` with its length prefix."""
         self.send(frame_message(message))
 
     def error_frame(self, problem: str) -> bytes:
+        """The error message as this protocol frames it: one length-prefixed message."""
         return frame_message(f"error: {problem}".encode())
 
 
@@ -171,12 +183,13 @@ class KeyValueProtocol(LineProtocol):
         handlers: MutableSequence[EventHandler],
         *,
         store: dict[bytes, bytes],
-        **options,
+        **options: Any,
     ) -> None:
         super().__init__(sock, handlers, **options)
         self.store = store
 
     def line_received(self, line: bytes) -> None:
+        """Answer each command on its own line, in the order the commands came."""
         self.send_line(self.answer(line.split(b" ", 2)))
 
     def answer(self, words: list[bytes]) -> bytes:

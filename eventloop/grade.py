@@ -87,14 +87,17 @@ class NotebookResult:
 
     @property
     def name(self) -> str:
+        """The notebook's file name, e.g. ``03-select.ipynb``."""
         return self.path.name
 
     @property
     def passed(self) -> int:
+        """How many of its exercises passed."""
         return sum(result.status == PASSED for result in self.exercises.values())
 
     @property
     def total(self) -> str:
+        """``2/3``: passed out of all exercises, as the table shows it."""
         return f"{self.passed}/{len(self.exercises)}"
 
 
@@ -190,6 +193,7 @@ def fixed_ports(notebook: nbformat.NotebookNode) -> list[int]:
 
 
 def parse_cell(cell: nbformat.NotebookNode) -> ast.AST | None:
+    """A code cell's syntax tree, magics turned into Python; None for prose or bad syntax."""
     if cell.cell_type != "code":
         return None
     source = TIMING_MAGIC.sub(r"\1", cell.source)  # `%time sock.bind(...)` still binds
@@ -222,12 +226,14 @@ def port_of_call(call: ast.Call, constants: dict[str, int]) -> int | None:
 
 
 def port_in_address(address: ast.expr, constants: dict[str, int]) -> int | None:
+    """The port of a literal ``(host, port)`` address, if it is a number we can read."""
     if isinstance(address, (ast.Tuple, ast.List)) and len(address.elts) >= 2:
         return literal_int(address.elts[1], constants)
     return None
 
 
 def literal_int(node: ast.expr, constants: dict[str, int]) -> int | None:
+    """``14000``, or ``PORT`` where the notebook says ``PORT = 14000``; else None."""
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return node.value
     if isinstance(node, ast.Name):
@@ -300,6 +306,7 @@ def clear_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def output_text(output: nbformat.NotebookNode) -> str:
+    """The text a learner saw for one output (printed, or a cell's value); "" for the rest."""
     if output.output_type == "stream":
         return output.text
     if output.output_type in ("execute_result", "display_data"):

@@ -46,11 +46,10 @@ from collections.abc import Callable
 from typing import Literal
 
 from eventloop.recorder import Recorder
-
-FD_SETSIZE = 1024
-"""The highest descriptor number ``select`` can watch, plus one (Linux, macOS)."""
+from eventloop.select_loop import FD_SETSIZE  # select's limit, met in chapter 03
 
 StopReason = Literal["duration", "max_iterations", "until", "stopped", "no handlers"]
+"""Why ``event_loop`` returned; later stages return the same words."""
 
 
 class StopLoop(Exception):
@@ -151,7 +150,9 @@ def stop_reason(
     ``idle`` says the loop has nothing left to wait for; by default that is
     "no handlers" (chapter 07's ``Loop`` also waits for its timers).
     """
-    if (not handlers) if idle is None else idle:
+    if idle is None:
+        idle = not handlers
+    if idle:
         return "no handlers"
     if max_iterations is not None and iteration >= max_iterations:
         return "max_iterations"

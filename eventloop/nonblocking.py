@@ -59,7 +59,11 @@ def start_connect(address: tuple[str, int]) -> socket.socket:
 
 
 def connect_error(sock: socket.socket) -> int:
-    """The outcome of a finished non-blocking connect: 0, or an errno such as ECONNREFUSED."""
+    """The outcome of a finished non-blocking connect: 0, or an errno such as ECONNREFUSED.
+
+    A refused connect makes the socket readable *and* writable (PITFALL 6), so
+    readiness alone cannot tell success from failure: ``SO_ERROR`` can.
+    """
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 
 

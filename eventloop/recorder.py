@@ -84,6 +84,7 @@ class NoteEvent:
 
 
 Event = SelectEvent | HandlerEvent | NoteEvent
+"""Any one entry of ``Recorder.events``."""
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Recorder:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` gives seconds; a fake one makes times exact and repeatable (in tests)."""
         self.clock = clock
         self.started = clock()
         self.events: list[Event] = []
@@ -204,8 +206,9 @@ class Recorder:
 
     def table(self, limit: int | None = 20) -> str:
         """A readable table, one row per iteration, with times in milliseconds."""
+        turns = self.iterations()
         rows = [f"{'iter':>4}  {'in select':>10}  {'ready':<24}  handlers run"]
-        for turn in self.iterations()[:limit]:
+        for turn in turns[:limit]:
             if turn.select is None:
                 waited, ready = "", ""
             else:
@@ -218,7 +221,7 @@ class Recorder:
             )
             notes = "".join(f" [{n.text}]" for n in turn.notes)
             rows.append(f"{turn.number:>4}  {waited:>10}  {ready:<24}  {ran}{notes}")
-        hidden = len(self.iterations()) - (limit or 0)
+        hidden = len(turns) - (limit or 0)
         if limit is not None and hidden > 0:
             rows.append(f"... {hidden} more iterations")
         return "\n".join(rows)

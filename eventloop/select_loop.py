@@ -87,9 +87,9 @@ def run_select_loop(
                 [s.fileno() for s in writable],
             )
         for sock in readable:
-            call(readers, sock, "handle_receive", iteration, recorder)
+            run_callback(readers, sock, "handle_receive", iteration, recorder)
         for sock in writable:
-            call(writers, sock, "handle_send", iteration, recorder)
+            run_callback(writers, sock, "handle_send", iteration, recorder)
         iteration += 1
 
 
@@ -127,14 +127,20 @@ def forget_closed(
                 recorder.note(iteration, f"forgot a closed socket ({name})")
 
 
-def call(
+def run_callback(
     watched: dict[socket.socket, Callback],
     sock: socket.socket,
     action: str,
     iteration: int,
     recorder: Recorder | None,
 ) -> None:
-    """Call the socket's callback, unless it was closed or removed earlier in this iteration."""
+    """Call the socket's callback, unless it was closed or removed earlier in this iteration.
+
+    ``action`` is how the recorder labels the call (``"handle_receive"`` or
+    ``"handle_send"``, the words chapter 04's handlers use). A callback that
+    raises anything but ``BlockingIOError`` stops the loop with that error:
+    this stage has no policy for failing callbacks yet.
+    """
     callback = watched.get(sock)
     fd = sock.fileno()
     if callback is None or fd < 0:

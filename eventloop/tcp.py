@@ -24,10 +24,10 @@ Adds, and why (each fix is a pitfall the chapter makes happen first):
   connection stops reading, so a client that sends without reading cannot
   make the server's memory grow without bound; it reads again once the
   buffer drains to ``low_water``.
-* ``connect_nonblocking`` and ``connection_error``: a non-blocking
-  ``connect`` raises ``BlockingIOError`` (EINPROGRESS) and finishes later; a
-  refused one makes the socket readable *and* writable, so only ``SO_ERROR``
-  says whether it worked.
+* ``connect_nonblocking`` and ``connection_error`` (chapter 02's
+  ``connect_error``): a non-blocking ``connect`` raises ``BlockingIOError``
+  (EINPROGRESS) and finishes later; a refused one makes the socket readable
+  *and* writable, so only ``SO_ERROR`` says whether it worked.
 
 The handlers only touch the ``handlers`` list with ``append`` and ``remove``,
 so they work with any list-like object, such as a later stage's loop.
@@ -42,8 +42,10 @@ import sys
 import weakref
 from collections.abc import Callable, MutableSequence
 from types import TracebackType
+from typing import Literal
 
 from eventloop.handlers import EventHandler
+from eventloop.nonblocking import connect_error
 
 RECV_SIZE = 65536
 """Bytes asked for per ``recv``: one call usually empties the kernel's buffer."""
@@ -55,6 +57,13 @@ LOW_WATER = 16 * 1024
 """Read again once no more than this many bytes wait to be sent."""
 
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+"""The errnos ``accept`` raises when the process or the system has no descriptor left."""
+
+ConnectionFactory = Callable[[socket.socket, MutableSequence[EventHandler]], EventHandler]
+"""What ``TCPServer`` calls per accepted socket: a ``TCPConnection`` class, or a ``partial``."""
+
+AfterFlush = Literal["shutdown", "close", "done"]
+"""What ``flush`` does once the buffer is empty: send FIN, close, or nothing (FIN was sent)."""
 
 
 class TCPConnection(EventHandler):
@@ -84,7 +93,7 @@ class TCPConnection(EventHandler):
         self.outgoing = bytearray()
         self.reading = True  # False while paused by backpressure
         self.eof = False  # the peer has closed its side (recv returned b'')
-        self.after_flush: str | None = None  # "shutdown" or "close" once all is sent
+        self.after_flush: AfterFlush | None = None  # None: nothing to do once flushed
         self.closed = False
         self.bytes_in = self.bytes_out = self.max_buffered = 0
         self.recv_calls = self.send_calls = self.pauses = 0
@@ -262,9 +271,7 @@ class TCPServer(EventHandler):
         handlers: MutableSequence[EventHandler],
         host: str = "127.0.0.1",
         port: int = 0,
-        connection: Callable[[socket.socket, MutableSequence[EventHandler]], EventHandler] = (
-            TCPEchoConnection
-        ),
+        connection: ConnectionFactory = TCPEchoConnection,
         backlog: int = 128,
         accept_batch: int = 16,
     ) -> None:
@@ -367,9 +374,9 @@ class TCPServer(EventHandler):
 
     def __exit__(
         self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -398,10 +405,5 @@ def connect_nonblocking(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
-def connection_error(sock: socket.socket) -> int:
-    """0 if the connect finished well, else its errno (e.g. 111, ECONNREFUSED).
-
-    A refused connect also makes the socket readable and writable, so
-    readiness alone cannot tell success from failure: ``SO_ERROR`` can.
-    """
-    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+connection_error = connect_error
+"""Chapter 02's ``connect_error`` (``SO_ERROR``): 0, or the errno the connect failed with."""

@@ -136,10 +136,7 @@ def timeline_rows(recorder: Recorder) -> list[Row]:
     """
     loop = Row(LOOP_ROW, None)
     by_fd: dict[tuple[int, str | None], Row] = {}
-    names: dict[int, str] = {}
-    for event in recorder.events:
-        if isinstance(event, HandlerEvent) and event.fd >= 0:
-            names.setdefault(event.fd, event.handler)
+    names = descriptor_names(recorder)
 
     def row_for(fd: int, handler: str | None = None) -> Row:
         key = (fd, handler if fd < 0 else None)
@@ -167,6 +164,14 @@ def timeline_rows(recorder: Recorder) -> list[Row]:
     elif loop.markers and rows:
         rows.insert(0, Row("loop", None, [], loop.markers))
     return rows
+
+
+def descriptor_names(recorder: Recorder) -> dict[int, str]:
+    """Which handler owns each descriptor: the first handler called for it."""
+    names: dict[int, str] = {}
+    for call in recorder.handler_calls():
+        names.setdefault(call.fd, call.handler)
+    return names
 
 
 def handler_span(event: HandlerEvent) -> Span:

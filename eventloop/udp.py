@@ -30,10 +30,8 @@ import socket
 import time
 from types import TracebackType
 
+from eventloop.blocking import MAX_DATAGRAM  # 65535: fits any UDP datagram (chapter 01)
 from eventloop.handlers import EventHandler
-
-MAX_DATAGRAM = 65535
-"""Receive buffer size that fits any UDP datagram (IPv4 payloads are at most 65507 bytes)."""
 
 
 class UDPServer(EventHandler):

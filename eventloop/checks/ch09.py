@@ -238,38 +238,50 @@ def run_9_3(sync: Callable[[selectors.BaseSelector, Iterable[EventHandler]], Non
             ]
             for what, changed, change, expected_calls, expected_map in steps:
                 change()
-                before = Counter(selector.calls)
-                try:
-                    sync(selector, changed)
-                except KeyError as error:
-                    raise CheckFailed(
-                        f"step '{what}': KeyError: {error}",
-                        hint="register only what is not registered yet; otherwise modify",
-                    ) from None
-                except ValueError as error:
-                    hint = "a closed handler's fileno() is -1: unregister it, do not modify it"
-                    if "Invalid events" in str(error):
-                        hint = "a handler that wants nothing must be unregistered (0 is no mask)"
-                    raise CheckFailed(f"step '{what}': ValueError: {error}", hint=hint) from None
-                calls = dict(Counter(selector.calls) - before)
-                watched = {key.fileobj: key.events for key in selector.get_map().values()}
-                if calls != expected_calls:
-                    raise CheckFailed(
-                        f"step '{what}': the wrong selector calls",
-                        expected=expected_calls or "no call at all",
-                        got=calls or "no call at all",
-                        hint="nothing changed means no call: compare with get_key(h).events"
-                        if not expected_calls
-                        else "register what is new, modify what changed, unregister what "
-                        "wants nothing or was closed",
-                    )
-                if watched != expected_map:
-                    raise CheckFailed(
-                        f"step '{what}': the selector watches the wrong things",
-                        expected={h.name: mask_name(m) for h, m in expected_map.items()},
-                        got={getattr(h, "name", h): mask_name(m) for h, m in watched.items()},
-                        hint="register each handler itself (fileobj=handler), with its mask",
-                    )
+                check_sync_step(sync, selector, what, changed, expected_calls, expected_map)
     finally:
         a.close()
         b.close()
+
+
+def check_sync_step(
+    sync: Callable[[selectors.BaseSelector, Iterable[EventHandler]], None],
+    selector: CountingSelector,
+    what: str,
+    changed: list[Wanting],
+    expected_calls: dict[str, int],
+    expected_map: dict[Wanting, int],
+) -> None:
+    """Run ``sync`` for one step; fail on the wrong selector calls or the wrong watched set."""
+    before = Counter(selector.calls)
+    try:
+        sync(selector, changed)
+    except KeyError as error:
+        raise CheckFailed(
+            f"step '{what}': KeyError: {error}",
+            hint="register only what is not registered yet; otherwise modify",
+        ) from None
+    except ValueError as error:
+        hint = "a closed handler's fileno() is -1: unregister it, do not modify it"
+        if "Invalid events" in str(error):
+            hint = "a handler that wants nothing must be unregistered (0 is no mask)"
+        raise CheckFailed(f"step '{what}': ValueError: {error}", hint=hint) from None
+    calls = dict(Counter(selector.calls) - before)
+    watched = {key.fileobj: key.events for key in selector.get_map().values()}
+    if calls != expected_calls:
+        raise CheckFailed(
+            f"step '{what}': the wrong selector calls",
+            expected=expected_calls or "no call at all",
+            got=calls or "no call at all",
+            hint="nothing changed means no call: compare with get_key(h).events"
+            if not expected_calls
+            else "register what is new, modify what changed, unregister what "
+            "wants nothing or was closed",
+        )
+    if watched != expected_map:
+        raise CheckFailed(
+            f"step '{what}': the selector watches the wrong things",
+            expected={h.name: mask_name(m) for h, m in expected_map.items()},
+            got={getattr(h, "name", h): mask_name(m) for h, m in watched.items()},
+            hint="register each handler itself (fileobj=handler), with its mask",
+        )

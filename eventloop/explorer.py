@@ -115,10 +115,13 @@ class Explorer:
         return describe(turn, self.names)
 
     def status_line(self) -> str:
-        """One stable line of text for nbval, e.g. ``explorer: iterations 0-11; showing 0``."""
+        """One stable line of text for nbval: what the explorer covers and where it starts."""
         if not self.turns:
             return "explorer: nothing recorded"
-        return f"explorer: iterations {self.first}-{self.last}; showing iteration {self.iteration}"
+        return (
+            f"explorer: iterations {self.first}-{self.last}, starting at iteration "
+            f"{self.iteration} (move the slider to step through them)"
+        )
 
     # --- how the widget works ------------------------------------------------
 
@@ -183,6 +186,8 @@ def fds(numbers: tuple[int, ...], names: dict[int, str]) -> str:
 def describe(turn: Iteration, names: dict[int, str]) -> str:
     """A plain-text account of one iteration, in the order things happened."""
     lines = [f"iteration {turn.number}"]
+    before = [n for n in turn.notes if turn.select is None or n.at <= turn.select.entered]
+    lines += [f"note: {note.text}" for note in before]
     if turn.select is not None:
         s = turn.select
         lines += [
@@ -199,7 +204,7 @@ def describe(turn: Iteration, names: dict[int, str]) -> str:
             lines.append(f"  {call.handler}.{call.label}: {call.duration * 1000:.3f} ms{failed}")
     elif turn.select is not None:
         lines.append("handlers run: none")
-    lines += [f"note: {note.text}" for note in turn.notes]
+    lines += [f"note: {note.text}" for note in turn.notes if note not in before]
     return "\n".join(lines)
 
 

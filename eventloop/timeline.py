@@ -396,6 +396,8 @@ def draw_row(
                 [(lo, hi - lo) for lo, hi in bars],
                 (y - HEIGHT / 2, HEIGHT),
                 facecolors=COLOURS[kind],
+                edgecolors="white",  # back-to-back calls stay visibly separate
+                linewidth=0.8,
                 gid=f"row {index} {kind}",
             )
     for kind, shape in MARKERS.items():

@@ -95,7 +95,9 @@ def test_display_prints_one_stable_line(monkeypatch, capsys):
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
     explorer._ipython_display_()
-    assert capsys.readouterr().out == "explorer: iterations 0-3; showing iteration 2\n"
+    assert capsys.readouterr().out == (
+        "explorer: iterations 0-3, starting at iteration 2 (move the slider to step through them)\n"
+    )
     (bundle,) = shown
     assert bundle["text/plain"] == "Explorer widget (run the notebook to use it)"
     assert (
@@ -148,3 +150,18 @@ def test_explorer_over_a_real_udp_run():
     assert f"UDPEchoServer.handle_receive(fd {fd})" in explorer.details_text(0)
     last = explorer.slider.max
     assert "note: stopped: until" in explorer.details_text(last)
+
+
+def test_details_tell_a_note_made_before_the_wait_before_the_wait():
+    from eventloop.explorer import describe
+    from eventloop.recorder import Recorder
+
+    times = iter([0.0, 1.0, 3.0])
+    recorder = Recorder(clock=lambda: next(times))
+    recorder.note(3, "dropped client 1: closed")  # at 1.0, before this iteration's select
+    recorder.record_select(3, 2.0, 2.5, [5], [], [5], [])
+    recorder.record_handler(3, "Echo", 5, "handle_receive", 2.5, 2.6)
+    recorder.note(3, "stopped: until")  # at 3.0, after the wait
+    lines = describe(recorder.iterations()[0], {}).splitlines()
+    assert lines.index("note: dropped client 1: closed") < lines.index("watched for reading: fd 5")
+    assert lines[-1] == "note: stopped: until"

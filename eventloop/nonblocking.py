@@ -4,7 +4,7 @@ Grows from: ``blocking`` (chapter 01), where each call waited for one socket,
 so one slow client stalled the others, and the fix needed a thread per client.
 Adds: ``setblocking(False)``. A call that cannot complete now no longer waits:
 it raises ``BlockingIOError`` (errno EAGAIN, "Resource temporarily
-unavailable"; EWOULDBLOCK is the same number). A ``connect`` returns at once
+unavailable"; EWOULDBLOCK on Windows). A ``connect`` returns at once
 with EINPROGRESS and finishes in the background; ``SO_ERROR`` tells how it went.
 With that, one thread can try every socket in turn: ``poll_loop``.
 
@@ -15,7 +15,8 @@ the CPU time. Chapter 03's ``select`` asks the kernel to *wait* until a socket
 is ready, which costs nothing while idle.
 
 The errno numbers differ between systems (EAGAIN is 11 on Linux, 35 on
-macOS; EINPROGRESS 115 and 36): compare with ``errno.EAGAIN``, never a number.
+macOS, and Windows reports WSAEWOULDBLOCK, 10035; EINPROGRESS is 115 and 36):
+catch ``BlockingIOError``, which covers them all, and never compare numbers.
 """
 
 from __future__ import annotations

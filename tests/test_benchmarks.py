@@ -1,0 +1,293 @@
+"""The benchmark harness: its --quick run produces a complete, honest report, and its rules hold.
+
+No timing is asserted anywhere: the machine may be busy. What is checked is the structure
+(every contender and every cell present, or skipped with a reason), that ratios are taken
+against asyncio of the same cell of the same run, and the median / ratio / client-bound
+rules on synthetic numbers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+run = load("run")
+report = run.report
+
+
+# --- the --quick run ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=90,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (json_path,) = out.glob("bench-*-quick.json")
+    (md_path,) = out.glob("bench-*-quick.md")
+    assert json_path.stem == md_path.stem
+    return json.loads(json_path.read_text()), md_path.read_text(), done.stdout
+
+
+@pytest.mark.slow
+def test_quick_run_has_every_cell_and_contender(quick: tuple[dict, str, str]) -> None:
+    doc, _, _ = quick
+    assert doc["quick"] is True
+    assert [c["id"] for c in doc["cells"]] == [cell.id for cell in run.CELLS]
+    names = [c.name for c in run.CONTENDERS]
+    assert [c["name"] for c in doc["contenders"]] == names
+    for cell in doc["cells"]:
+        assert list(cell["results"]) == names, cell["id"]
+        for name, result in cell["results"].items():
+            assert result["status"] in ("measured", "skipped", "failed"), (cell["id"], name)
+            if result["status"] == "measured":
+                assert result["runs"] and result["repetitions"] == len(result["runs"])
+                assert result["echoes_per_s"] > 0, (cell["id"], name)  # it echoed at all
+                assert result["bound"] in ("server", "client", "latency", "unknown")
+            else:
+                assert result["reason"], (cell["id"], name)
+    ran = {c["id"] for c in doc["cells"]
+           if not all(report.not_selected(r) for r in c["results"].values())}
+    assert ran == run.QUICK_CELLS
+
+
+@pytest.mark.slow
+def test_quick_run_ratios_are_against_asyncio_of_the_same_cell(quick: tuple) -> None:
+    doc, _, _ = quick
+    assert doc["config"]["baseline"] == "asyncio"
+    for cell in doc["cells"]:
+        base = cell["results"]["asyncio"]
+        for result in cell["results"].values():
+            if result["status"] != "measured":
+                continue
+            if result["ratio"] is None:
+                assert result["ratio_note"]  # says why: client-bound, baseline client-bound, ...
+                continue
+            assert base["bound"] == result["bound"] == "server"
+            expected = result["echoes_per_s"] / base["echoes_per_s"]
+            assert result["ratio"] == pytest.approx(expected, rel=1e-4)  # saved to 6 digits
+
+
+@pytest.mark.slow
+def test_quick_run_records_machine_and_asyncio_malloc_variants(quick: tuple) -> None:
+    doc, _, _ = quick
+    machine = doc["machine"]
+    for key in ("cores", "python", "platform", "implementation", "libc", "loadavg_before",
+                "loadavg_after"):
+        assert key in machine, key
+    malloc = {c["name"]: c["malloc"] for c in doc["contenders"]}
+    assert malloc["asyncio"] == "tuned" and malloc["asyncio-stock"] == "stock"
+    assert [t["id"] for t in doc["targets"]] == [t["id"] for t in report.TARGETS]
+    for target in doc["targets"]:
+        assert target["status"] in ("met", "missed", "undecided")
+
+
+@pytest.mark.slow
+def test_quick_run_markdown_table_is_well_formed(quick: tuple[dict, str, str]) -> None:
+    doc, markdown, stdout = quick
+    assert markdown.strip() in stdout  # the table is printed too
+    names = [c["name"] for c in doc["contenders"]]
+    header = "| cell | " + " | ".join(names) + " |"
+    assert markdown.count(header) == 3  # throughput, CPU, and CPU per echo
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    for row in rows:
+        assert row.endswith(" |")
+    for cell in doc["cells"]:
+        row = next(r for r in rows if r.startswith(f"| {cell['title']} |"))
+        assert row.count("|") == len(names) + 2
+    for target in report.TARGETS:
+        assert target["text"] in markdown
+
+
+# --- the rules, on synthetic numbers ------------------------------------------------------------
+
+
+def synthetic(echoes_per_s: float, server_cpu: float, status: str = "measured") -> dict:
+    runs = [{"echoes_per_s": echoes_per_s, "server_cpu": server_cpu, "client_cpu": 0.8,
+             "echoes": int(echoes_per_s), "waits": int(echoes_per_s) // 2, "cpu_seconds": 1.0}]
+    return {"status": status, "reason": None, "runs": runs, **report.summarize(runs)}
+
+
+def test_median_ignores_unknown_values() -> None:
+    assert report.median([3.0, None, 1.0, 2.0]) == 2.0
+    assert report.median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert report.median([None, None]) is None
+
+
+def test_summarize_takes_medians_and_skips_failed_runs() -> None:
+    def one(echoes: int, cpu: float, waits: int) -> dict:
+        return {"echoes_per_s": float(echoes), "server_cpu": cpu, "echoes": echoes,
+                "waits": waits, "cpu_seconds": 1.0}
+
+    runs = [one(100, 0.95, 50), one(300, 0.99, 100), one(200, 0.97, 100),
+            {"error": "client timed out", "echoes_per_s": None}]
+    summary = report.summarize(runs)
+    assert summary["echoes_per_s"] == 200.0
+    assert summary["server_cpu"] == 0.97
+    assert summary["bound"] == "server"
+    assert summary["repetitions"] == 3
+    assert summary["cpu_per_wait"] == pytest.approx(0.01)  # median of 1/50, 1/100, 1/100
+    assert summary["echoes_per_wait"] == pytest.approx(2.0)
+
+
+def test_a_server_below_the_threshold_is_client_or_latency_bound() -> None:
+    assert report.bound(0.95) == "server"
+    assert report.bound(report.SERVER_BOUND_CPU, idle_cpu=1.0) == "server"
+    assert report.bound(0.6) == "client"
+    assert report.bound(0.6, idle_cpu=0.1) == "client"  # the rest of the machine was busy
+    assert report.bound(0.6, idle_cpu=1.2) == "latency"  # nobody was busy: everyone waited
+    assert report.bound(None) == "unknown"
+
+
+def test_summarize_tells_a_starved_server_from_a_waiting_one() -> None:
+    def one(server: float, clients: float, others: float) -> dict:
+        return {"echoes_per_s": 1000.0, "server_cpu": server, "client_cpu": clients,
+                "other_cpu": others, "echoes": 1000, "waits": 100, "cpu_seconds": server}
+
+    starved = report.summarize([one(0.5, 0.5, 0.9)] * 3, cores=2)
+    assert starved["bound"] == "client" and starved["idle_cpu"] == pytest.approx(0.1)
+    convoy = report.summarize([one(0.7, 0.06, 0.0)] * 3, cores=2)  # 1000 threads on the GIL
+    assert convoy["bound"] == "latency"
+    convoy["status"] = "measured"
+    assert report.ratio(convoy, synthetic(50_000, 0.99)) == (None, "latency-bound")
+
+
+def test_ratio_only_between_server_bound_medians() -> None:
+    base = synthetic(40_000, 0.98)
+    assert report.ratio(synthetic(30_000, 0.97), base) == (pytest.approx(0.75), "")
+    assert report.ratio(synthetic(30_000, 0.5), base) == (None, "client-bound")
+    assert report.ratio(synthetic(30_000, 0.97), synthetic(40_000, 0.4)) == (
+        None, "baseline client-bound")
+    assert report.ratio({"status": "skipped", "reason": "x"}, base) == (None, "not measured")
+    assert report.ratio(synthetic(30_000, 0.97), None) == (None, "baseline not measured")
+
+
+def test_add_ratios_uses_the_same_cell_baseline() -> None:
+    cell = {"results": {"asyncio": synthetic(50_000, 0.99), "epoll": synthetic(55_000, 0.99),
+                        "select": synthetic(20_000, 0.3),
+                        "uvloop": {"status": "skipped", "reason": "not installed"}}}
+    report.add_ratios(cell)
+    results = cell["results"]
+    assert results["asyncio"]["ratio"] == pytest.approx(1.0)
+    assert results["epoll"]["ratio"] == pytest.approx(1.1)
+    assert results["select"]["ratio"] is None
+    assert results["select"]["ratio_note"] == "client-bound"
+    assert "ratio" not in results["uvloop"]
+    assert report.throughput_cell(results["select"]) == "20.0k/s (client-bound)"
+    assert report.throughput_cell(results["epoll"]) == "55.0k/s (1.10x)"
+    assert report.throughput_cell(results["uvloop"]) == "skipped"
+
+
+def tcp_cell(connections: int, **results: dict) -> dict:
+    return {"id": f"tcp-{connections}", "workload": "tcp", "connections": connections,
+            "results": results}
+
+
+def test_targets_met_missed_and_undecided() -> None:
+    target = report.TARGETS[0]  # epoll >= 1.0x asyncio in every TCP cell
+    base = synthetic(50_000, 0.99)
+    good = [tcp_cell(10, asyncio=base, epoll=synthetic(52_000, 0.99)),
+            tcp_cell(100, asyncio=base, epoll=synthetic(51_000, 0.99))]
+    assert report.evaluate_target(target, good)["status"] == "met"
+    bad = [*good, tcp_cell(1000, asyncio=base, epoll=synthetic(45_000, 0.99))]
+    verdict = report.evaluate_target(target, bad)
+    assert verdict["status"] == "missed" and verdict["value"] == pytest.approx(0.9)
+    starved = [*good, tcp_cell(1000, asyncio=base, epoll=synthetic(45_000, 0.5))]
+    verdict = report.evaluate_target(target, starved)
+    assert verdict["status"] == "undecided"
+    assert "client-bound: tcp-1000" in verdict["detail"]
+
+
+def test_select_target_looks_only_at_100_connections() -> None:
+    target = next(t for t in report.TARGETS if t["id"] == "select-tcp-100")
+    base = synthetic(50_000, 0.99)
+    cells = [tcp_cell(10, asyncio=base, select=synthetic(10_000, 0.99)),
+             tcp_cell(100, asyncio=base, select=synthetic(46_000, 0.99))]
+    verdict = report.evaluate_target(target, cells)
+    assert verdict["status"] == "met" and verdict["value"] == pytest.approx(0.92)
+
+
+def test_idle_target_compares_cost_per_iteration() -> None:
+    target = next(t for t in report.TARGETS if t["id"] == "epoll-idle")
+
+    def idle(k: int, cpu_per_wait: float) -> dict:
+        result = synthetic(40_000, 0.99)
+        result["cpu_per_wait"] = cpu_per_wait
+        return {"id": f"idle-{k}", "workload": "idle", "idle": k, "results": {"epoll": result}}
+
+    flat = report.evaluate_target(target, [idle(0, 20e-6), idle(10000, 21e-6)])
+    assert flat["status"] == "met" and flat["value"] == pytest.approx(1.05)
+    steep = report.evaluate_target(target, [idle(0, 20e-6), idle(10000, 60e-6)])
+    assert steep["status"] == "missed"
+    missing = report.evaluate_target(target, [idle(0, 20e-6)])
+    assert missing["status"] == "undecided"
+
+
+def test_split_spreads_connections_over_client_processes() -> None:
+    assert run.split(10, 2) == [5, 5]
+    assert run.split(1001, 2) == [501, 500]
+    assert run.split(1, 4) == [1]
+
+
+def test_select_and_threads_are_skipped_where_they_cannot_run() -> None:
+    contenders = {c.name: c for c in run.CONTENDERS}
+    huge = run.Cell("idle", 10, 1024, 10000)
+    assert "FD_SETSIZE" in run.static_skip(contenders["select"], huge)
+    assert "threads" in run.static_skip(contenders["threads"], huge)
+    assert run.static_skip(contenders["epoll"], huge) is None
+    assert run.static_skip(contenders["select"], run.Cell("tcp", 100, 1024)) is None
+
+
+def test_stock_asyncio_gets_no_malloc_settings() -> None:
+    contenders = {c.name: c for c in run.CONTENDERS}
+    assert contenders["asyncio"].env()["MALLOC_MMAP_THRESHOLD_"] == "1048576"
+    assert "MALLOC_MMAP_THRESHOLD_" not in contenders["asyncio-stock"].env()
+    assert "MALLOC_TRIM_THRESHOLD_" not in contenders["asyncio-stock"].env()
+
+
+def test_a_child_that_exits_fails_every_later_read_at_once() -> None:
+    child = run.Child.start("short-lived", ["-c", "print('READY 1'); raise SystemExit(3)"])
+    try:
+        assert child.expect(("READY",), timeout=20) == "READY 1"
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match="short-lived exited"):
+                child.expect(("STATS",), timeout=20)
+    finally:
+        child.stop()
+    assert child.popen.returncode == 3
+
+
+def test_a_server_that_cannot_run_is_reported_skipped_with_its_reason() -> None:
+    streams = next(c for c in run.CONTENDERS if c.name == "asyncio-streams")
+    running, missing = run.start_servers([streams], "udp")
+    assert running == {}
+    assert missing == {"asyncio-streams": {"status": "skipped",
+                                           "reason": "asyncio streams are TCP only"}}
+
+
+def test_unknown_cells_and_contenders_are_refused() -> None:
+    with pytest.raises(SystemExit):
+        run.parse_args(["--cells", "tcp-7x1KiB"])
+    with pytest.raises(SystemExit):
+        run.parse_args(["--only", "trio"])
+    assert run.parse_args(["--quick"]).repetitions == 1

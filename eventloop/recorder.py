@@ -70,8 +70,8 @@ class HandlerEvent:
 
     @property
     def label(self) -> str:
-        """A caption a learner reads at a glance, e.g. ``handle_receive(fd 5)``."""
-        return f"{self.action}(fd {self.fd})"
+        """A caption a learner reads at a glance: ``handle_receive(fd 5)``, or ``timer``."""
+        return self.action if self.fd < 0 else f"{self.action}(fd {self.fd})"
 
 
 @dataclass(frozen=True)

@@ -176,12 +176,14 @@ class Loop:
             if reason is None and deadline is not None and self.time() >= deadline:
                 reason = "duration"
             if reason is not None:
-                self.note(f"stopped: {reason}")
+                self.note(
+                    "stopped: loop.stop() was called" if self._stopping else f"stopped: {reason}"
+                )
                 return reason
             try:
                 self.run_once(deadline)
             except StopLoop:
-                self.note("stopped: StopLoop was raised")
+                self.note("stopped: a handler raised StopLoop")
                 return "stopped"
 
     # Invariant of one iteration: wait in select until a descriptor is ready or

@@ -173,9 +173,9 @@ def test_a_timer_scheduled_from_a_timer_runs_in_a_later_iteration():
     assert loop.run(duration=2) == "no handlers"
     assert [line for line in recorder.trace() if not line.startswith("note")] == [
         "select read=[] write=[] -> read=[] write=[]",
-        "first.timer(fd -1)",
+        "first.timer",
         "select read=[] write=[] -> read=[] write=[]",
-        "second.timer(fd -1)",
+        "second.timer",
     ]
 
 
@@ -418,3 +418,21 @@ def test_callback_names():
     assert callback_name(Server().close) == "Server.close"
     assert callback_name(print) == "print"
     assert callback_name(partial(partial(Server().close))) == "Server.close"
+
+
+def test_the_recording_says_in_words_why_the_loop_stopped():
+    for stop, expected in (
+        (lambda loop: loop.stop, "note: stopped: loop.stop() was called"),
+        (lambda loop: boom_with_stoploop, "note: stopped: a handler raised StopLoop"),
+    ):
+        recorder = Recorder()
+        loop = Loop(recorder=recorder)
+        loop.call_later(0, stop(loop))
+        assert loop.run(duration=2) == "stopped"
+        assert recorder.trace()[-1] == expected
+        timers = [line for line in recorder.trace() if ".timer" in line]
+        assert len(timers) == 1 and timers[0].endswith(".timer")  # no descriptor to name
+
+
+def boom_with_stoploop() -> None:
+    raise StopLoop

@@ -425,7 +425,7 @@ def test_the_recording_says_in_words_why_the_loop_stopped():
     loop = Loop(recorder=recorder)
     loop.call_later(0, loop.stop)
     assert loop.run(duration=2) == "stopped"
-    assert recorder.trace()[-2:] == ["stop.timer", "note: stopped: loop.stop() was called"]
+    assert recorder.trace()[-2:] == ["Loop.stop.timer", "note: stopped: loop.stop() was called"]
 
     recorder = Recorder()
     loop = Loop(recorder=recorder)

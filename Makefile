@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# JupyterLab refuses to run as root (containers, some classroom images) unless told it may.
+AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
 
 .PHONY: lab test install notebooks exercises serve bench lint clean help browser
@@ -30,7 +32,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00-start-here.ipynb $(ARGS)
+	$(BIN)/jupyter lab notebooks/00-start-here.ipynb $(AS_ROOT) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python tools/make_exercises.py --check

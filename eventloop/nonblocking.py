@@ -30,6 +30,12 @@ from dataclasses import dataclass
 from eventloop.blocking import MAX_DATAGRAM
 from eventloop.recorder import Recorder
 
+MISS_HANDLER = "loop: poll"
+"""How a recording names the polling loop itself (a timeline row of its own)."""
+
+MISS_ACTION = "nothing ready"
+"""How a recording labels a sweep over every socket that found nothing."""
+
 
 def recv_now(sock: socket.socket, size: int = MAX_DATAGRAM) -> bytes | None:
     """What a non-blocking socket holds right now, or ``None`` if nothing (EAGAIN).
@@ -99,6 +105,7 @@ def poll_loop(
     until: Callable[[], bool] | None = None,
     pause: float = 0.0,
     recorder: Recorder | None = None,
+    record_misses: bool = False,
 ) -> PollStats:
     """Try ``handle(sock)`` on every socket, over and over, until time is up.
 
@@ -110,6 +117,12 @@ def poll_loop(
     Stops after ``duration`` seconds, ``max_iterations``, or when ``until()``
     is true. CPU time is this thread's own (``time.thread_time``), so client
     threads in the same process are not counted.
+
+    The recorder gets every call that did something. With ``record_misses``
+    it also gets every sweep that found nothing, as a call of ``"loop: poll"``
+    with action ``"nothing ready"`` and no descriptor (fd -1): on a timeline
+    that is a row of its own, busy nearly all the time. Off by default, since
+    a busy loop makes hundreds of thousands of them a second.
     """
     for sock in sockets:
         sock.setblocking(False)
@@ -121,8 +134,13 @@ def poll_loop(
             break
         if until is not None and until():
             break
+        began, handled = (recorder.now() if recorder is not None else 0.0), stats.handled
         for sock in list(sockets):
             try_once(sock, handle, stats, recorder)
+        if record_misses and recorder is not None and stats.handled == handled:
+            recorder.record_handler(
+                stats.iterations, MISS_HANDLER, -1, MISS_ACTION, began, recorder.now()
+            )
         stats.iterations += 1
         if pause > 0:
             time.sleep(pause)

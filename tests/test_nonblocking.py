@@ -10,6 +10,8 @@ import pytest
 
 from eventloop.blocking import tcp_listener, udp_socket
 from eventloop.nonblocking import (
+    MISS_ACTION,
+    MISS_HANDLER,
     PollStats,
     connect_error,
     echo_datagram,
@@ -17,7 +19,8 @@ from eventloop.nonblocking import (
     recv_now,
     start_connect,
 )
-from eventloop.recorder import Recorder
+from eventloop.recorder import HandlerEvent, Recorder
+from eventloop.timeline import timeline_rows
 
 
 def test_recv_on_an_empty_non_blocking_socket_raises_eagain():
@@ -76,6 +79,41 @@ def test_poll_loop_echoes_for_several_sockets_and_counts_eagains(udp_client):
         f"echo_datagram.handle(fd {fds[1]})",
         "note: stopped after 3 iterations, 4 EAGAINs, 2 handled",
     ]
+
+
+def test_poll_loop_records_the_sweeps_that_found_nothing_only_when_asked(udp_client):
+    recorder = Recorder()
+    with udp_socket() as a, udp_socket() as b:
+        udp_client.sendto(b"to a", a.getsockname())
+        select.select([a], [], [], 2)
+        stats = poll_loop(
+            [a, b],
+            echo_datagram,
+            duration=2.0,
+            max_iterations=3,
+            recorder=recorder,
+            record_misses=True,
+        )
+        assert udp_client.recvfrom(100)[0] == b"to a"
+        fd_a = a.fileno()
+    assert (stats.iterations, stats.handled, stats.eagains) == (3, 1, 5)
+    # iteration 0 echoed on a (b's EAGAIN does not make it empty); 1 and 2 found nothing
+    assert recorder.trace() == [
+        f"echo_datagram.handle(fd {fd_a})",
+        f"{MISS_HANDLER}.{MISS_ACTION}",
+        f"{MISS_HANDLER}.{MISS_ACTION}",
+        "note: stopped after 3 iterations, 5 EAGAINs, 1 handled",
+    ]
+    misses = [e for e in recorder.events if isinstance(e, HandlerEvent) and e.fd < 0]
+    assert [(m.iteration, m.handler, m.action) for m in misses] == [
+        (1, "loop: poll", "nothing ready"),
+        (2, "loop: poll", "nothing ready"),
+    ]
+    assert all(m.began <= m.ended for m in misses)
+    # on a timeline the empty sweeps are a row of their own, drawn as running (not waiting)
+    rows = {row.label: [span.kind for span in row.spans] for row in timeline_rows(recorder)}
+    assert rows["loop: poll"] == ["handler", "handler"]
+    assert rows[f"echo_datagram fd {fd_a}"] == ["handler"]
 
 
 def test_poll_loop_stops_at_its_deadline_and_measures_cpu():

@@ -134,41 +134,57 @@ class TCPConnection(EventHandler):
     # --- used by protocols -------------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        """Queue ``data`` and send as much as the kernel takes now; never blocks."""
+        """Send ``data`` now if nothing is queued, and queue what the kernel did not take.
+
+        Never blocks. Often the whole message goes at once: nothing is queued, and
+        the loop need not hear about it (no wait for writability).
+        """
         if self.closed or self.after_flush is not None or not data:
             return  # like asyncio, writing to a closing connection is ignored
-        was_empty = not self.outgoing
-        self.outgoing += data
-        if was_empty:
-            self.flush()  # often the whole message goes at once: no wait for writability
-            if self.outgoing and not self.closed:
-                self.interest_changed()
+        if self.outgoing:  # older bytes are waiting for writability: these go after them
+            self.outgoing += data
         else:
-            self.apply_watermarks()
+            sent = self.send_some(data)
+            if sent == len(data) or self.closed:
+                return
+            self.outgoing += data[sent:]
+            self.interest_changed()  # something is queued now: watch for writability
+        self.apply_watermarks()
         self.max_buffered = max(self.max_buffered, len(self.outgoing))
 
     def flush(self) -> None:
         """Send from the outgoing buffer; keep what the kernel did not take."""
-        try:
-            sent = self.sock.send(self.outgoing)
-        except BlockingIOError:
-            return  # the kernel's buffer is full: wait for writability
-        except OSError as error:  # BrokenPipeError or ConnectionResetError: the peer has gone
-            self.close(error)
+        sent = self.send_some(self.outgoing)
+        if self.closed:
             return
-        self.send_calls += 1
-        self.bytes_out += sent
         del self.outgoing[:sent]  # in place: no copy of the rest
         if self.outgoing:
             self.apply_watermarks()
             return
-        self.interest_changed()
+        self.interest_changed()  # the buffer is empty: no need to watch for writability
         self.apply_watermarks()
         if self.after_flush == "close":
             self.close()
         elif self.after_flush == "shutdown":
             self.after_flush = None
             self.shutdown_now()
+
+    def send_some(self, data: bytes | bytearray) -> int:
+        """One ``sock.send``: how many bytes the kernel took (0 when its buffer is full).
+
+        A peer that has gone (``BrokenPipeError``, ``ConnectionResetError``)
+        closes this connection.
+        """
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            return 0  # the kernel's buffer is full: wait for writability
+        except OSError as error:
+            self.close(error)
+            return 0
+        self.send_calls += 1
+        self.bytes_out += sent
+        return sent
 
     def apply_watermarks(self) -> None:
         """Pause reading above ``high_water``; resume at ``low_water`` or below."""

@@ -227,11 +227,15 @@ class Loop:
     def timeout(self, deadline: float | None) -> float | None:
         """How long select may sleep: until the earliest live timer or ``deadline``."""
         timer = self.next_timer()
+        if timer is None and deadline is None:
+            return None  # nothing to wake up for: wait for a descriptor as long as it takes
         wake_at = [t for t in (deadline, timer and timer.when) if t is not None]
-        return None if not wake_at else max(0.0, min(wake_at) - self.time())
+        return max(0.0, min(wake_at) - self.time())
 
     def run_due_timers(self) -> None:
         """Run the timers due now, earliest first; not those scheduled meanwhile."""
+        if not self._timers:
+            return  # the common case on a busy server: no need even to read the clock
         now, newest = self.time(), self._scheduled
         while (timer := self.next_timer()) and timer.when <= now and timer.sequence < newest:
             heapq.heappop(self._timers)

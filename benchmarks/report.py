@@ -321,7 +321,8 @@ def markdown(doc: Document) -> str:
         f"uvloop {machine.get('uvloop') or 'not installed'}. "
         f"Load average before/after: {machine['loadavg_before']} / {machine['loadavg_after']}.",
         "",
-        f"Method: servers and {config['client_processes']} client processes on 127.0.0.1; "
+        f"Method: servers and {config['client_processes']} client processes on 127.0.0.1 "
+        f"({load_generator(config)}); "
         f"closed loop (one message in flight per connection); {config['repetitions']} "
         f"interleaved repetitions of {config['duration']} s after {config['warmup']} s of warm-up; "
         f"medians. Ratios are to `{doc['config']['baseline']}` in the same cell of the same run, "
@@ -377,6 +378,13 @@ def markdown(doc: Document) -> str:
     if skipped:
         lines += ["", "## Not measured, and why", "", *skipped]
     return "\n".join(lines) + "\n"
+
+
+def load_generator(config: dict[str, Any]) -> str:
+    """Which program generated the load: runs saved before there was a choice used Python."""
+    kind = {"c": "compiled C load generator", "python": "Python load generator"}
+    detail = config.get("client_detail", "benchmarks/clients.py")
+    return f"{kind.get(config.get('client', 'python'), 'load generator')}: {detail}"
 
 
 def iteration_cell(result: Result | None) -> str:

@@ -9,8 +9,10 @@ Usage::
 How it measures (see ``benchmarks/README.md`` for why):
 
 * Each contender's server runs in its own process (``servers.py``) on
-  ``127.0.0.1`` port 0. The load comes from separate client processes
-  (``clients.py``) running a closed loop: one message in flight per connection.
+  ``127.0.0.1`` port 0. The load comes from separate client processes running a
+  closed loop, one message in flight per connection: ``echo_client.c``, compiled
+  on first use with ``cc -O2`` into ``benchmarks/.build/``, or ``clients.py``
+  when there is no C compiler (``--client``; the report says which ran).
 * Every contender of a cell runs in the same invocation, interleaved
   (A B C A B C ...), for several repetitions. A cell's number is the median;
   ratios are to tuned asyncio in the same cell of the same run.
@@ -31,11 +33,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hashlib
 import importlib.metadata
 import json
 import os
 import platform
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +61,10 @@ TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "
 FD_SETSIZE = 1024
 MAX_THREADS = 2000
 """The thread-per-connection server is not run past this many threads (pid limits, shared box)."""
+
+C_CLIENT = HERE / "echo_client.c"
+BUILD_DIR = HERE / ".build"
+"""Where the compiled C client is cached (git-ignored), one binary per version of its source."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,74 @@ CELLS = [
 QUICK_CELLS = {"tcp-100x1KiB", "udp-20x1KiB", "idle-10+100"}
 
 
+# --- the load generator -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadGenerator:
+    """The program that runs the closed loop: ``command`` followed by ``echo --port ...``."""
+
+    kind: str  # "c" or "python"
+    command: tuple[str, ...]
+    detail: str  # how it was built, or why the C client is not used
+
+
+def build_c_client(compiler: str = "cc", build_dir: Path = BUILD_DIR) -> tuple[Path | None, str]:
+    """Compile ``echo_client.c`` once per version of its source: the binary, or why there is none.
+
+    A Python load generator spends about as much CPU per echo as the servers it measures;
+    on 2 cores it starves them. The compiled one does the same work for a fraction of that.
+    """
+    if not sys.platform.startswith("linux"):
+        return None, f"the C client needs epoll (Linux); this is {sys.platform}"
+    found = shutil.which(compiler)
+    if found is None:
+        return None, f"no C compiler ({compiler}) on this machine"
+    digest = hashlib.sha256(C_CLIENT.read_bytes()).hexdigest()[:12]
+    binary = build_dir / f"echo_client-{digest}"
+    how = f"{compiler} -O2, {compiler_version(found)}"
+    if binary.exists():
+        return binary, how
+    build_dir.mkdir(parents=True, exist_ok=True)
+    partial = build_dir / f".{binary.name}.{os.getpid()}.tmp"
+    try:
+        done = subprocess.run([found, "-O2", "-o", str(partial), str(C_CLIENT)],
+                              capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        partial.unlink(missing_ok=True)
+        return None, f"{compiler} failed: {error}"
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        lines = (done.stderr or done.stdout).strip().splitlines() or ["(no output)"]
+        return None, f"{compiler} failed: {lines[0][:200]}"
+    os.replace(partial, binary)  # atomic: two runs building at once both get a whole binary
+    return binary, how
+
+
+def compiler_version(compiler: str) -> str:
+    """The first line of ``cc --version`` (which compiler ``cc`` is), or ``unknown version``."""
+    try:
+        done = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown version"
+    return (done.stdout.strip().splitlines() or ["unknown version"])[0]
+
+
+def load_generator(choice: str, compiler: str = "cc") -> LoadGenerator:
+    """The load generator for ``--client c|python|auto``: auto is C when it builds."""
+    python = LoadGenerator("python", (sys.executable, str(HERE / "clients.py")),
+                           "benchmarks/clients.py")
+    if choice == "python":
+        return python
+    binary, detail = build_c_client(compiler)
+    if binary is not None:
+        return LoadGenerator("c", (str(binary),), f"benchmarks/echo_client.c, {detail}")
+    if choice == "c":
+        raise SystemExit(f"--client c: {detail}")
+    return LoadGenerator("python", python.command,
+                         f"benchmarks/clients.py (the C client is not available: {detail})")
+
+
 @dataclass
 class Config:
     duration: float
@@ -132,6 +208,7 @@ class Config:
     repetitions: int
     clients: int
     quick: bool
+    generator: LoadGenerator
     setup_timeout: float = 60.0
 
 
@@ -148,10 +225,14 @@ class Child:
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
 
     @classmethod
-    def start(cls, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+    def start(
+        cls, name: str, argv: list[str], env: dict[str, str] | None = None,
+        program: tuple[str, ...] = (),
+    ) -> Child:
+        """Run ``program`` (default: this Python) with ``argv``."""
         stderr = tempfile.TemporaryFile()
         popen = subprocess.Popen(
-            [sys.executable, *argv],
+            [*(program or (sys.executable,)), *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -274,11 +355,11 @@ def measure(server: Server, cell: Cell, config: Config) -> dict[str, Any]:
             idle.expect(("READY",), config.setup_timeout + 5)
         clients = []
         for count in split(cell.connections, config.clients):
-            clients.append(Child.start("echo client", [
-                script, "echo", *common, "--proto", cell.proto, "--connections", str(count),
+            clients.append(Child.start(f"{config.generator.kind} echo client", [
+                "echo", *common, "--proto", cell.proto, "--connections", str(count),
                 "--size", str(cell.size), "--warmup", str(config.warmup),
                 "--duration", str(config.duration),
-            ]))
+            ], program=config.generator.command))
             helpers.append(clients[-1])
         for client in clients:
             client.expect(("READY",), config.setup_timeout + 5)
@@ -416,7 +497,10 @@ def machine_info() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    config = Config(args.duration, args.warmup, args.repetitions, args.clients, args.quick)
+    generator = load_generator(args.client)
+    print(f"load generator: {generator.kind} ({generator.detail})", file=sys.stderr, flush=True)
+    config = Config(args.duration, args.warmup, args.repetitions, args.clients, args.quick,
+                    generator)
     contenders = [c for c in CONTENDERS if not args.only or c.name in args.only]
     wanted = set(args.cells) if args.cells else (QUICK_CELLS if args.quick else None)
     machine = machine_info()
@@ -442,6 +526,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine,
         "config": {"duration": config.duration, "warmup": config.warmup,
                    "repetitions": config.repetitions, "client_processes": config.clients,
+                   "client": generator.kind, "client_detail": generator.detail,
                    "server_bound_cpu": report.SERVER_BOUND_CPU, "baseline": report.BASELINE,
                    "malloc_tuned": TUNED_MALLOC},
         "contenders": [{"name": c.name, "description": c.description,
@@ -484,6 +569,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="seconds before measuring (default 0.3)")
     parser.add_argument("--repetitions", type=int, help="interleaved repetitions (default 3)")
     parser.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
+    parser.add_argument("--client", choices=["auto", "c", "python"], default="auto",
+                        help="load generator: the compiled echo_client.c, clients.py, or auto "
+                             "(C when it builds, else Python; the report says which ran)")
     parser.add_argument("--only", type=lambda s: s.split(","), help="contenders, comma-separated")
     parser.add_argument("--cells", type=lambda s: s.split(","), help="cell ids, comma-separated")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where to write")

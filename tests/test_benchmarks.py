@@ -8,10 +8,17 @@ rules on synthetic numbers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import shutil
+import socket
+import socketserver
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +38,10 @@ def load(name: str):
 run = load("run")
 report = run.report
 
+C_BUILDS = sys.platform.startswith("linux") and shutil.which("cc") is not None
+"""Whether the compiled load generator can be built here (else the harness uses Python)."""
+QUICK_CLIENT = "c" if C_BUILDS else "auto"
+
 
 # --- the --quick run ----------------------------------------------------------------------------
 
@@ -39,7 +50,8 @@ report = run.report
 def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, str]:
     out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--quick", "--out", str(out)],
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--client", QUICK_CLIENT,
+         "--out", str(out)],
         capture_output=True, text=True, timeout=90,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -117,6 +129,147 @@ def test_quick_run_markdown_table_is_well_formed(quick: tuple[dict, str, str]) -
         assert row.count("|") == len(names) + 2
     for target in report.TARGETS:
         assert target["text"] in markdown
+
+
+@pytest.mark.slow
+def test_quick_run_says_which_load_generator_ran(quick: tuple[dict, str, str]) -> None:
+    doc, markdown, _ = quick
+    config = doc["config"]
+    assert config["client"] == ("c" if C_BUILDS else "python")
+    assert report.load_generator(config) in markdown
+    assert ("echo_client.c" if C_BUILDS else "clients.py") in markdown
+    for cell in doc["cells"]:
+        for result in cell["results"].values():
+            for one in result.get("runs", []):  # the generator's own CPU, whichever ran
+                assert one.get("error") or one["client_cpu"] > 0, cell["id"]
+
+
+@pytest.mark.slow
+def test_quick_run_with_the_python_load_generator(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--quick", "--client", "python",
+         "--only", "epoll,asyncio", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (json_path,) = tmp_path.glob("bench-*-quick.json")
+    doc = json.loads(json_path.read_text())
+    assert doc["config"]["client"] == "python"
+    assert "Python load generator: benchmarks/clients.py" in done.stdout
+    measured = [r for c in doc["cells"] for r in c["results"].values()
+                if r["status"] == "measured"]
+    assert len(measured) == 2 * len(run.QUICK_CELLS)
+    assert all(r["echoes_per_s"] > 0 and r["client_cpu"] > 0 for r in measured)
+
+
+# --- the load generators: the compiled one keeps the Python one's contract ----------------------
+
+
+@pytest.fixture(scope="module")
+def c_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """echo_client.c compiled from scratch, as the harness does on first use."""
+    if not C_BUILDS:
+        pytest.skip("no C compiler (cc) or no epoll here: the harness falls back to Python")
+    build_dir = tmp_path_factory.mktemp("build")
+    binary, detail = run.build_c_client(build_dir=build_dir)
+    assert binary is not None, detail
+    assert "-O2" in detail
+    assert run.build_c_client(build_dir=build_dir)[0] == binary  # cached, not rebuilt
+    return binary
+
+
+class TCPEcho(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := self.request.recv(65536):
+                self.request.sendall(data)
+
+
+class UDPEcho(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        data, sock = self.request
+        sock.sendto(data, self.client_address)
+
+
+@contextlib.contextmanager
+def echo_server(proto: str) -> Iterator[int]:
+    """A tiny echo server on 127.0.0.1, port 0, in threads of this process: its port."""
+    server: socketserver.BaseServer
+    if proto == "tcp":
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), TCPEcho)
+    else:
+        server = socketserver.UDPServer(("127.0.0.1", 0), UDPEcho)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server.server_address[1]  # type: ignore[index]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def drive(program: tuple[str, ...], proto: str, port: int) -> dict:
+    """One 0.3 s cell, driven as run.py drives it: READY, GO <t0>, one JSON line."""
+    child = run.Child.start(f"{proto} client", [
+        "echo", "--proto", proto, "--port", str(port), "--connections", "4", "--size", "1024",
+        "--warmup", "0.1", "--duration", "0.3", "--setup-timeout", "10",
+    ], program=program)
+    try:
+        assert child.expect(("READY",), timeout=15) == "READY"
+        child.send(f"GO {time.monotonic() + 0.05!r}\n")
+        return json.loads(child.expect(("{",), timeout=15))
+    finally:
+        child.stop()
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+@pytest.mark.parametrize("kind", ["c", "python"])
+def test_both_load_generators_keep_one_contract(
+    kind: str, proto: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "c":
+        program: tuple[str, ...] = (str(request.getfixturevalue("c_client")),)
+    else:
+        program = (sys.executable, str(BENCH / "clients.py"))
+    with echo_server(proto) as port:
+        result = drive(program, proto, port)
+    assert list(result) == ["echoes", "bytes", "cpu", "lost"]
+    assert result["echoes"] > 0
+    assert result["bytes"] == 2 * result["echoes"] * 1024
+    assert result["cpu"] > 0  # its own CPU time in the window: run.py reports it
+    if proto == "tcp":
+        assert result["lost"] == 0
+
+
+def test_c_client_stops_with_a_message_when_nobody_listens(c_client: Path) -> None:
+    with socket.socket() as bound:  # bound, not listening: connecting is refused
+        bound.bind(("127.0.0.1", 0))
+        done = subprocess.run(
+            [str(c_client), "echo", "--port", str(bound.getsockname()[1]), "--connections",
+             "3", "--setup-timeout", "5"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20,
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""  # never READY
+    assert done.stderr.startswith("echo_client: ") and "refused" in done.stderr
+
+
+def test_without_a_compiler_the_harness_falls_back_to_python() -> None:
+    fallback = run.load_generator("auto", compiler="no-such-cc")
+    assert fallback.kind == "python"
+    assert fallback.command[-1].endswith("clients.py")
+    assert "C client is not available" in fallback.detail and "no-such-cc" in fallback.detail
+    with pytest.raises(SystemExit, match="--client c"):
+        run.load_generator("c", compiler="no-such-cc")
+    assert run.load_generator("python").kind == "python"
+    assert run.parse_args([]).client == "auto"
+
+
+def test_reports_saved_before_the_choice_say_python() -> None:
+    assert report.load_generator({}) == "Python load generator: benchmarks/clients.py"
+    assert report.load_generator({"client": "c", "client_detail": "x.c"}).startswith(
+        "compiled C load generator: x.c")
 
 
 # --- the rules, on synthetic numbers ------------------------------------------------------------

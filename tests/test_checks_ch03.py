@@ -7,18 +7,9 @@ import socket
 import time
 
 import pytest
+from exercise_checks import verdict_of
 
-from eventloop.checks import VERDICT_LINE
 from eventloop.checks.ch03 import check_3_1, check_3_2, check_3_3, try_tcp_echo
-
-
-def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The status and the whole output of the check that just ran."""
-    out = capsys.readouterr().out
-    match = VERDICT_LINE.match(out.splitlines()[0])
-    assert match, out
-    return match["status"], out
-
 
 # --- 3.1 wait_readable ---------------------------------------------------------------------------
 

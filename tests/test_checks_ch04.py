@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from exercise_checks import verdict_of
 
-from eventloop.checks import VERDICT_LINE
 from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3
 from eventloop.handlers import StopLoop
 from eventloop.udp import MAX_DATAGRAM, UDPEchoServer, UDPServer
-
-
-def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The status and the whole output of the check that just ran."""
-    out = capsys.readouterr().out
-    match = VERDICT_LINE.match(out.splitlines()[0])
-    assert match, out
-    return match["status"], out
 
 
 def server_replying(transform, size=MAX_DATAGRAM):

@@ -6,24 +6,11 @@ import select
 import socket
 
 import pytest
+from exercise_checks import stub, verdict_of
 
-from eventloop.checks import VERDICT_LINE
 from eventloop.checks.ch05 import check_5_1, check_5_2, check_5_3, check_5_4
 from eventloop.handlers import EventHandler
 from eventloop.tcp import TCPConnection
-
-
-def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The status and the whole output of the check that just ran."""
-    out = capsys.readouterr().out
-    match = VERDICT_LINE.match(out.splitlines()[0])
-    assert match, out
-    return match["status"], out
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise 5.x: the stub")
-
 
 # --- 5.1 connect_result ---
 

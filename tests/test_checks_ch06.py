@@ -5,23 +5,10 @@ from __future__ import annotations
 import struct
 
 import pytest
+from exercise_checks import stub, verdict_of
 
-from eventloop.checks import VERDICT_LINE
 from eventloop.checks.ch06 import check_6_1, check_6_2, check_6_3
 from eventloop.tcp import TCPConnection
-
-
-def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The status and the whole output of the check that just ran."""
-    out = capsys.readouterr().out
-    match = VERDICT_LINE.match(out.splitlines()[0])
-    assert match, out
-    return match["status"], out
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("Exercise 6.x: the stub")
-
 
 # --- 6.1 split_lines ---
 

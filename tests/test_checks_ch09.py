@@ -6,20 +6,11 @@ import selectors
 import socket
 import time
 
-import pytest
+from exercise_checks import verdict_of
 
-from eventloop.checks import VERDICT_LINE
 from eventloop.checks.ch09 import check_9_1, check_9_2, check_9_3, try_echo
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-
-def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The status and the whole output of the check that just ran."""
-    out = capsys.readouterr().out
-    match = VERDICT_LINE.match(out.splitlines()[0])
-    assert match, out
-    return match["status"], out
 
 
 # --- 9.1 events_for ------------------------------------------------------------------------------

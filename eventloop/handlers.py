@@ -314,6 +314,11 @@ def report_and_drop(
 def where_raised(error: BaseException) -> str:
     """``udp.py:12`` or ``line 9 of a notebook cell``: where ``error`` was raised."""
     where = traceback.extract_tb(error.__traceback__)[-1]
-    if where.filename.startswith("<") or "ipykernel" in where.filename:
+    if is_notebook_cell(where.filename):
         return f"line {where.lineno} of a notebook cell"
     return f"{where.filename.rsplit('/', 1)[-1]}:{where.lineno}"
+
+
+def is_notebook_cell(filename: str) -> bool:
+    """Code typed in a notebook cell (ipykernel names it after a temporary file)."""
+    return filename.startswith("<") or "ipykernel" in filename

@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
+from eventloop.handlers import is_notebook_cell
+
 PASSED = "✓"
 FAILED = "✗"
 NOT_ATTEMPTED = "○"
@@ -137,16 +139,11 @@ def describe(error: BaseException) -> str:
         frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
         tb = tb.tb_next
     if frames:
-        in_cells = [frame for frame in frames if is_cell(frame[0])]
+        in_cells = [frame for frame in frames if is_notebook_cell(frame[0])]
         filename, line = (in_cells or frames)[-1]
-        where = "your cell" if is_cell(filename) else filename.rsplit("/", 1)[-1]
+        where = "your cell" if is_notebook_cell(filename) else filename.rsplit("/", 1)[-1]
         text += f" (line {line} of {where})"
     return text
-
-
-def is_cell(filename: str) -> bool:
-    """Code typed in a notebook cell (ipykernel names it after a temporary file)."""
-    return filename.startswith("<") or "ipykernel" in filename
 
 
 @contextmanager

@@ -12,6 +12,7 @@ The stages, in course order (each grows from the one before it):
     timers          07  call_later on a heap; select's timeout = next deadline
     threads         08  a thread pool and a self-pipe wake-up
     selectors_loop  09  poll/epoll via selectors, persistent registration
+    readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
 
 Seeing and checking what the loop did:
 

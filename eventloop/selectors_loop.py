@@ -60,8 +60,8 @@ from __future__ import annotations
 
 import errno
 import selectors
-from collections.abc import Iterable
-from typing import Literal, SupportsIndex
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, SupportsIndex
 
 from eventloop import threads
 from eventloop.handlers import (
@@ -71,6 +71,7 @@ from eventloop.handlers import (
     handler_name,
     report_and_drop,
 )
+from eventloop.readers import Watcher
 from eventloop.recorder import Recorder
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -177,6 +178,7 @@ class SelectorLoop(threads.Loop):
         self.pending: dict[int, EventHandler] = {}  # handlers whose interest must be re-checked
         self.paused: dict[int, tuple[EventHandler, float]] = {}  # EMFILE: no reading until then
         self.members: set[int] = set()  # ids of the handlers in self.handlers
+        self.watchers: dict[int, Watcher] = {}  # fd -> the handler behind add_reader/add_writer
         super().__init__(
             HandlerList(self), recorder=recorder, on_error=on_error, max_workers=max_workers
         )
@@ -264,6 +266,49 @@ class SelectorLoop(threads.Loop):
         """Nothing left: no handler but the waker, no timer, no job; O(1), unlike a scan."""
         others = len(self.members) - (id(self.waker) in self.members)
         return not others and not self._jobs and self.next_timer() is None
+
+    # --- callbacks on descriptors: asyncio's vocabulary (eventloop.readers) ----------------------
+
+    def add_reader(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is readable, until ``remove_reader(fd)``."""
+        self._watch(fd, "reader", (callback, args))
+
+    def add_writer(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is writable, until ``remove_writer(fd)``."""
+        self._watch(fd, "writer", (callback, args))
+
+    def remove_reader(self, fd: int) -> bool:
+        """Stop calling ``fd``'s reader callback; ``False`` if it had none."""
+        return self._unwatch(fd, "reader")
+
+    def remove_writer(self, fd: int) -> bool:
+        """Stop calling ``fd``'s writer callback; ``False`` if it had none."""
+        return self._unwatch(fd, "writer")
+
+    def _watch(self, fd: int, kind: str, callback: tuple[Callable[..., object], Any]) -> None:
+        """Set one callback of ``fd``'s watcher (made on first use); the loop re-checks it."""
+        watcher = self.watchers.get(fd)
+        if watcher is None or id(watcher) not in self.members:  # new, or dropped after an error
+            watcher = self.watchers[fd] = Watcher(fd)
+            setattr(watcher, kind, callback)
+            self.handlers.append(watcher)
+        else:
+            setattr(watcher, kind, callback)
+            self.update(watcher)
+
+    def _unwatch(self, fd: int, kind: str) -> bool:
+        """Clear one callback of ``fd``'s watcher; forget the watcher once it has none."""
+        watcher = self.watchers.get(fd)
+        if watcher is None or getattr(watcher, kind) is None:
+            return False
+        setattr(watcher, kind, None)
+        if watcher.is_empty():
+            del self.watchers[fd]
+            if id(watcher) in self.members:
+                self.handlers.remove(watcher)
+        else:
+            self.update(watcher)
+        return True
 
     # --- keeping the selector in step with the handlers -------------------------------------
 

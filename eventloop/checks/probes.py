@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,9 +103,7 @@ def open_sockets(fds: set[int]) -> list[socket.socket]:
     if not fds:
         return []
     return [
-        obj
-        for obj in gc.get_objects()
-        if isinstance(obj, socket.socket) and obj.fileno() in fds
+        obj for obj in gc.get_objects() if isinstance(obj, socket.socket) and obj.fileno() in fds
     ]
 
 
@@ -291,6 +289,45 @@ def nested_replacements(
         yield
 
 
+@contextmanager
+def watch_wall_clocks(candidate: object = None) -> Iterator[list[str]]:
+    """Record which wall clocks the block reads (``time.time``, ``time.time_ns``,
+    ``datetime.now``/``today``/``utcnow``); they still tell the real time.
+
+    A deadline or a timer on a wall clock jumps when the clock is adjusted
+    (PITFALL 19); a loop that measures durations should read ``time.monotonic``.
+    """
+    read: list[str] = []
+    real_time, real_time_ns = time.time, time.time_ns
+
+    def wall_time() -> float:
+        read.append("time.time()")
+        return real_time()
+
+    def wall_time_ns() -> int:
+        read.append("time.time_ns()")
+        return real_time_ns()
+
+    class WatchedDatetime(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # type: ignore[override]
+            read.append("datetime.now()")
+            return datetime.datetime.fromtimestamp(real_time(), tz)
+
+        @classmethod
+        def today(cls) -> datetime.datetime:  # type: ignore[override]
+            read.append("datetime.today()")
+            return datetime.datetime.fromtimestamp(real_time())
+
+    watched: list[tuple[object, str, object]] = [
+        (time, "time", wall_time),
+        (time, "time_ns", wall_time_ns),
+        (datetime, "datetime", WatchedDatetime),
+    ]
+    with nested_replacements(watched, candidate):
+        yield read
+
+
 # --- a connect that stays in progress --------------------------------------------------------
 
 
@@ -324,4 +361,3 @@ def connect_in_progress(close_after: float = 0.2) -> Iterator[tuple[str, int] | 
             timer.join()
         listener.close()
         queued.close()
-

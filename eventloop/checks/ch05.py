@@ -12,12 +12,22 @@ the exercise stub's ``NotImplementedError``) reaches the verdict instead of bein
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
+from eventloop.checks.probes import (
+    Call,
+    Leaks,
+    connect_in_progress,
+    measure,
+    replaced,
+    spy_on,
+    watch_leaks,
+)
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
 from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection, TCPServer
@@ -53,7 +63,8 @@ def check_5_1(connect_result: Callable[[tuple[str, int]], int]) -> Verdict:
 
 def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listening:
-        got = attempt(connect_result, listening.getsockname(), "a listening port")
+        with watching_connects(connect_result) as seen, measure() as took:
+            got = attempt(connect_result, listening.getsockname(), "a listening port")
         if got == errno.EINPROGRESS:
             raise CheckFailed(
                 "the connect had not finished when you read its result",
@@ -63,9 +74,11 @@ def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
                 "until the socket is writable, then read SO_ERROR",
             )
         expect_equal("connect_result(a listening address)", got, 0)
+        expect_non_blocking(seen, took.wall)
     with socket.socket() as bound:
         bound.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
-        got = attempt(connect_result, bound.getsockname(), "a refused port")
+        with watching_connects(connect_result) as seen, measure() as took:
+            got = attempt(connect_result, bound.getsockname(), "a refused port")
         if got == 0:
             raise CheckFailed(
                 "a refused connect was reported as a success",
@@ -75,6 +88,21 @@ def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
                 "sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) after select",
             )
         expect_equal("connect_result(a refused address)", got, errno.ECONNREFUSED)
+        expect_non_blocking(seen, took.wall)
+    with connect_in_progress() as slow:
+        if slow is None:  # not Linux: no connect that stays in progress on loopback
+            return
+        with watching_connects(connect_result) as seen:
+            got = attempt(connect_result, slow, "a server that answers after 1 s")
+        expect_non_blocking(seen, 0.0)
+        if got != errno.ECONNREFUSED:
+            raise CheckFailed(
+                "a connect still in progress was read before it finished",
+                expected=f"{errno.ECONNREFUSED} (ECONNREFUSED, about 1 s later)",
+                got=repr(got),
+                hint="SO_ERROR is 0 while the connect is still going: wait until select "
+                "says the socket is writable (up to 2 s), and only then read SO_ERROR",
+            )
 
 
 def attempt(connect_result: Callable, address: tuple[str, int], what: str) -> int:
@@ -94,6 +122,72 @@ def attempt(connect_result: Callable, address: tuple[str, int], what: str) -> in
     return got
 
 
+class ConnectsSeen:
+    """What ``watching_connects`` saw: connect calls (with the socket's timeout), selects."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+        self.selects: list[Call] = []
+        self.leaks = Leaks()
+
+
+@contextmanager
+def watching_connects(candidate: object) -> Iterator[ConnectsSeen]:
+    """Record each ``connect``/``connect_ex`` with the socket's timeout then (``None``:
+    blocking), every ``select.select``, and the sockets left open."""
+    seen = ConnectsSeen()
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(sock: socket.socket, address: object) -> None:
+        seen.timeouts.append(sock.gettimeout())
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: object) -> int:
+        seen.timeouts.append(sock.gettimeout())
+        return real_connect_ex(sock, address)
+
+    with (
+        watch_leaks() as seen.leaks,
+        spy_on(select, "select", candidate) as seen.selects,
+        replaced(socket.socket, "connect", connect),
+        replaced(socket.socket, "connect_ex", connect_ex),
+    ):
+        yield seen
+
+
+def expect_non_blocking(seen: ConnectsSeen, took: float) -> None:
+    """The connect was non-blocking, waited for with select on writability, socket closed."""
+    if any(timeout != 0.0 for timeout in seen.timeouts):
+        raise CheckFailed(
+            "the connect was a blocking one",
+            expected="sock.setblocking(False) before connect",
+            got="connect on a blocking socket (or one with a timeout)",
+            hint="a blocking connect stops the whole loop until the server answers: "
+            "setblocking(False), then wait with select([], [sock], [], 2)",
+        )
+    waits = [call for call in seen.selects if len(call.args) >= 2]
+    if not waits:
+        raise CheckFailed(
+            "connect_result never waited with select",
+            hint="loopback connects finish at once, real ones do not: wait with "
+            "select.select([], [sock], [], 2) until the socket is writable",
+        )
+    if all(not call.args[1] for call in waits) or took > 1.5:
+        raise CheckFailed(
+            "connect_result waited for the socket to become readable, not writable",
+            expected="select.select([], [sock], [], 2): writable means the connect is over",
+            got=f"a wait of {took:.1f} s" if took > 1.5 else "the socket in the read list only",
+            hint="a connected socket is readable only when data comes: put it in the second "
+            "list (writable), which is what a finished connect makes it",
+        )
+    if seen.leaks:
+        raise CheckFailed(
+            "connect_result left its socket open",
+            got=seen.leaks.unclosed[0],
+            hint="use `with socket.socket() as sock:` so it is closed when you return",
+        )
+
+
 # --- 5.2 -----------------------------------------------------------------------------------------
 
 
@@ -104,12 +198,33 @@ def check_5_2(cls: type) -> Verdict:
 
 def run_5_2(cls: type) -> None:
     require_class(cls, TCPConnection, "class UpperEchoConnection(TCPConnection):")
-    with serving(cls) as (server, handlers), socket.create_connection(server.address, 3) as client:
+    first: list[TCPConnection] = []
+
+    def remembered(sock: socket.socket, handlers: list[EventHandler]) -> EventHandler:
+        first.append(cls(sock, handlers))
+        return first[-1]
+
+    with (
+        serving(remembered) as (server, handlers),
+        socket.create_connection(server.address, 3) as client,
+    ):
         client.sendall(b"hello, ")
-        client.sendall(b"world")
-        client.shutdown(socket.SHUT_WR)
-        loop_until(handlers, lambda: server.accepted == 1 and len(handlers) == 1, 3)
-        reply = receive_all(client)
+        loop_until(handlers, lambda: bool(first) and (first[0].bytes_in > 0 or first[0].closed), 3)
+        closed_early = bool(first) and first[0].closed
+        if not closed_early:
+            client.sendall(b"world")
+            client.shutdown(socket.SHUT_WR)
+            loop_until(handlers, lambda: server.accepted == 1 and len(handlers) == 1, 3)
+        try:
+            reply = receive_all(client)
+        except ConnectionError:
+            reply = b""
+    if closed_early:
+        raise CheckFailed(
+            "the connection closed itself after the first data, before the client had finished",
+            hint="do not close in data_received: a TCPConnection closes when the client's EOF "
+            "comes (eof_received), after sending what is queued",
+        )
     expect_equal(
         "the reply to b'hello, ' and b'world', then EOF",
         reply,
@@ -118,19 +233,31 @@ def run_5_2(cls: type) -> None:
     )
     big = bytes(range(97, 123)) * 40_000  # about 1 MB of a..z: more than the kernel buffers
 
+    made: list[EventHandler] = []
+
     def small_buffers(sock: socket.socket, handlers: list[EventHandler]) -> EventHandler:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # so that send fills it
-        return cls(sock, handlers)
+        made.append(cls(sock, handlers))
+        return made[-1]
 
     with serving(small_buffers) as (server, handlers), slow_reader(server.address) as client:
         try:
             echoed = exchange(client, handlers, big, deadline=time.monotonic() + 6)
+        except ConnectionError:
+            echoed = b""
         except BlockingIOError:
             raise CheckFailed(
                 "with about 1 MB to echo, your handler raised BlockingIOError",
                 hint="the kernel's buffer was full: use self.send(...), which keeps what "
                 "the kernel does not take now and sends it when the socket is writable",
             ) from None
+    if echoed != big.upper() and any(getattr(h, "closed", False) for h in made):
+        raise CheckFailed(
+            f"of about 1 MB sent, {len(echoed)} bytes came back: the connection closed "
+            "itself before the client had finished",
+            hint="do not close in data_received: a TCPConnection closes when the client's EOF "
+            "comes (eof_received), after sending what is queued",
+        )
     if echoed != big.upper():
         raise CheckFailed(
             f"of about 1 MB sent, {len(echoed)} bytes came back right",
@@ -194,20 +321,24 @@ def run_5_3(cls: type) -> None:
         made.append(cls(sock, handlers))
         return made[-1]
 
+    closed_by_learner = False
     with serving(create) as (server, handlers):
-        with socket.create_connection(server.address, 3) as client:
-            client.sendall(b"x" * 3000)
         recorder = Recorder()
         try:
+            with socket.create_connection(server.address, 3) as client:
+                for _ in range(3):  # three pieces, each its own recv: a count kept with = is short
+                    client.sendall(b"x" * 1000)
+                    event_loop(handlers, duration=0.05, recorder=recorder, on_error="raise")
             event_loop(handlers, duration=0.3, recorder=recorder, on_error="raise")
-        finally:
+            closed_by_learner = all(socket_closed(handler) for handler in made)
+        finally:  # the check's own cleanup, only after the learner's close was looked at
             for handler in made:
                 sock = getattr(handler, "sock", None)
                 if isinstance(sock, socket.socket):
                     sock.close()
         calls = [c for c in recorder.handler_calls() if c.handler != "TCPServer"]
         counter = made[0] if made else None
-    if len(calls) > 10:
+    if len(calls) > 15:
         raise CheckFailed(
             f"after the client closed, the loop called your handler {len(calls)} times in 0.3 s",
             expected="a few calls: the data, then b'' once",
@@ -216,7 +347,12 @@ def run_5_3(cls: type) -> None:
             "the handler from self.handlers",
         )
     if counter is not None:
-        expect_equal("the bytes counted", getattr(counter, "count", None), 3000)
+        expect_equal(
+            "the bytes counted (3 × 1000 bytes, in three recv results)",
+            getattr(counter, "count", None),
+            3000,
+            hint="add each recv's length: self.count += len(data); = keeps only the last one",
+        )
     elif not calls:
         raise CheckFailed("the handler was never called", hint="does wants_to_receive return True?")
     if any(note.text.startswith("dropped") for note in recorder.notes()):
@@ -224,8 +360,16 @@ def run_5_3(cls: type) -> None:
             "the handler was still in the handler list after EOF: the loop had to drop it",
             hint="self.handlers.remove(self) right after closing the socket",
         )
-    if counter is not None and counter.fileno() != -1:
-        raise CheckFailed("the socket is still open after EOF", hint="self.sock.close()")
+    if counter is not None and not closed_by_learner:
+        raise CheckFailed(
+            "the socket is still open after EOF: it leaks a descriptor per client",
+            hint="at EOF: self.sock.close(), then self.handlers.remove(self)",
+        )
+
+
+def socket_closed(handler: EventHandler) -> bool:
+    sock = getattr(handler, "sock", None)
+    return isinstance(sock, socket.socket) and sock.fileno() == -1
 
 
 # --- 5.4 -----------------------------------------------------------------------------------------

@@ -177,23 +177,37 @@ def test_try_tcp_echo_shows_how_the_buggy_loop_fails(capsys):
     ]
 
 
-def test_3_3_fails_a_loop_that_never_closes_its_connections(capsys):
-    def never_closes(listener, clients):
-        watched, finished = [listener], 0
-        deadline = time.monotonic() + 3
+def tcp_echo_never_closing(listener, clients):
+    watched, finished = [listener], 0
+    deadline = time.monotonic() + 3
+    while finished < clients and time.monotonic() < deadline:
+        for sock in select.select(watched, [], [], 0.5)[0]:
+            if sock is listener:
+                watched.append(listener.accept()[0])
+            elif data := sock.recv(4096):
+                sock.sendall(data)
+            else:
+                watched.remove(sock)
+                finished += 1
+
+
+def tcp_echo_with_send(listener, clients):
+    watched, finished = [listener], 0
+    deadline = time.monotonic() + 3
+    try:
         while finished < clients and time.monotonic() < deadline:
             for sock in select.select(watched, [], [], 0.5)[0]:
                 if sock is listener:
                     watched.append(listener.accept()[0])
                 elif data := sock.recv(4096):
-                    sock.sendall(data)
+                    sock.send(data.upper())
                 else:
                     watched.remove(sock)
+                    sock.close()
                     finished += 1
-
-    assert not check_3_3(never_closes).passed
-    status, out = verdict_of(capsys)
-    assert status == "failed" and "never closed" in out and "close it" in out
+    finally:
+        for sock in watched[1:]:
+            sock.close()
 
 
 # --- every wrong answer, with a word its hint must contain --------------------------------------
@@ -315,6 +329,13 @@ WRONG = [
     pytest.param(check_3_2, echo_upper, "exactly as it came", id="3.2 changes the data"),
     pytest.param(check_3_2, echo_by_polling, "burns a CPU core", id="3.2 polls recvfrom"),
     pytest.param(check_3_2, echo_select_zero, "burns a CPU core", id="3.2 select(..., 0)"),
+    pytest.param(
+        check_3_3, lambda listener, n: tcp_echo(listener, n, forget_closed=False),
+        "remove the socket", id="3.3 the buggy loop",
+    ),  # fmt: skip
+    pytest.param(check_3_3, tcp_echo_never_closing, "close it", id="3.3 never closes"),
+    pytest.param(check_3_3, tcp_echo_with_send, "unchanged",
+                 id="3.3 changes the data"),  # fmt: skip
 ]
 
 

@@ -215,7 +215,12 @@ def run_3_3(tcp_echo: Callable[[socket.socket, int], None]) -> None:
         raise
     if errors:
         raise CheckFailed(f"a client failed: {errors[0]!r}", hint="echo what each client sends")
-    expect_equal("what the two clients got back", results, [b"first", b"second"])
+    expect_equal(
+        "what the two clients got back",
+        results,
+        [b"first", b"second"],
+        hint="send back exactly what recv returned, unchanged, with sendall",
+    )
 
 
 def serve_two_clients(

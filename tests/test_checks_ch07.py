@@ -138,7 +138,8 @@ class StubReminders(WallClockReminders):
 )
 def test_right_answers_pass(check, answer, exercise, capsys):
     assert check(answer).passed
-    assert capsys.readouterr().out == f"✓ Exercise {exercise} passed\n"
+    status, out = verdict_of(capsys)
+    assert status == "passed" and out == f"✓ Exercise {exercise} passed\n"
 
 
 @pytest.mark.parametrize(
@@ -159,8 +160,8 @@ def test_right_answers_pass(check, answer, exercise, capsys):
 )
 def test_typical_wrong_answers_fail_with_what_is_wrong(check, wrong, words, capsys):
     assert not check(wrong).passed
-    out = capsys.readouterr().out
-    assert out.startswith("✗ Exercise 7.")
+    status, out = verdict_of(capsys)
+    assert status == "failed" and out.startswith("✗ Exercise 7.")
     assert words in out
 
 
@@ -169,7 +170,7 @@ def test_typical_wrong_answers_fail_with_what_is_wrong(check, wrong, words, caps
 )
 def test_stubs_are_not_attempted(check, answer, capsys):
     assert not check(answer).passed
-    assert "not attempted yet" in capsys.readouterr().out
+    assert verdict_of(capsys)[0] == "not attempted yet"
 
 
 # --- every further wrong answer, with a word its hint must contain --------------------------------

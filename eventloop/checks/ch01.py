@@ -291,8 +291,16 @@ def conversation(clients: list[socket.socket]) -> tuple[str, tuple[int, bool]]:
             outcome = "late"
         except ConnectionError:
             pass
-        client.shutdown(socket.SHUT_WR)  # EOF: this client is done
+        shut(client, socket.SHUT_WR)  # EOF: this client is done
     return outcome, slow_echo(first)
+
+
+def shut(client: socket.socket, how: int) -> None:
+    """``shutdown``, unless the server has already reset the connection."""
+    try:
+        client.shutdown(how)
+    except OSError:
+        pass
 
 
 def slow_echo(client: socket.socket) -> tuple[int, bool]:
@@ -316,7 +324,7 @@ def slow_echo(client: socket.socket) -> tuple[int, bool]:
                 break
             received += chunk
         if sender.thread.is_alive():
-            client.shutdown(socket.SHUT_RDWR)  # the server stopped reading: unblock sendall
+            shut(client, socket.SHUT_RDWR)  # the server stopped reading: unblock sendall
     sent_all = sender.error is None
     if received == BIG:
         return len(BIG), sent_all

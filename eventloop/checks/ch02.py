@@ -60,7 +60,7 @@ def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> Verdic
                 hint="keep calling recvfrom (or recv) in a loop until it raises BlockingIOError.",
             )
 
-    return verdict("2.1", check, time_limit=5.0)
+    return verdict("2.1", check, time_limit=3.0)
 
 
 def drain_once(drain_datagrams: Callable[[socket.socket], list[bytes]], sock: socket.socket) -> Any:

@@ -14,7 +14,6 @@ import errno
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
 
 from eventloop.blocking import Background, recv_exactly, serve_udp_echo, udp_socket
 from eventloop.checks import (
@@ -25,6 +24,7 @@ from eventloop.checks import (
     time_limit_of,
     verdict,
 )
+from eventloop.checks.network import ShortSendListener, echo_of, shut
 from eventloop.checks.probes import Leaks, measure, watch_leaks
 
 MESSAGE = b"ping " * 400
@@ -124,41 +124,6 @@ def unblock(address: tuple[str, int]) -> None:
 
 BIG = bytes(range(256)) * 800
 """200 kB from client 1: many recv results, and sends that do not all fit at once."""
-
-
-class ShortSends:
-    """A connection whose ``send`` sends at most 1000 bytes per call, as ``send`` may.
-
-    ``send`` returns how many bytes it took: on a busy network, or with a full
-    buffer, that is less than it was given. Loopback rarely shows it; this
-    connection always does, so an echo written with ``send`` instead of ``sendall``
-    loses bytes here as it would one day in the field. Everything else, ``sendall``
-    included, goes to the real socket. (A wrapper, not a subclass: a dropped,
-    unclosed socket then still says so with a ``ResourceWarning``.)
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        return self.sock.send(bytes(memoryview(data)[:1000]), flags)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sock, name)
-
-    def __enter__(self) -> ShortSends:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.sock.close()
-
-
-class ShortSendListener(socket.socket):
-    """A listener whose accepted connections are ``ShortSends``."""
-
-    def accept(self) -> tuple[Any, Any]:
-        conn, address = super().accept()
-        return ShortSends(conn), address
 
 
 def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -> Verdict:
@@ -292,46 +257,7 @@ def conversation(clients: list[socket.socket]) -> tuple[str, tuple[int, bool]]:
         except ConnectionError:
             pass
         shut(client, socket.SHUT_WR)  # EOF: this client is done
-    return outcome, slow_echo(first)
-
-
-def shut(client: socket.socket, how: int) -> None:
-    """``shutdown``, unless the server has already reset the connection."""
-    try:
-        client.shutdown(how)
-    except OSError:
-        pass
-
-
-def slow_echo(client: socket.socket) -> tuple[int, bool]:
-    """Send BIG from a thread and read the echo; return how many bytes came back right
-    (the length of the echo's prefix that matches) and whether all of BIG could be sent."""
-    client.settimeout(2.0)
-
-    def send_all() -> None:
-        client.sendall(BIG)
-        client.shutdown(socket.SHUT_WR)
-
-    received = bytearray()
-    with Background(send_all) as sender:
-        deadline = time.monotonic() + 3.0
-        while len(received) < len(BIG) and time.monotonic() < deadline:
-            try:
-                chunk = client.recv(4096)
-            except (TimeoutError, ConnectionError):
-                break
-            if not chunk:
-                break
-            received += chunk
-        if sender.thread.is_alive():
-            shut(client, socket.SHUT_RDWR)  # the server stopped reading: unblock sendall
-    sent_all = sender.error is None
-    if received == BIG:
-        return len(BIG), sent_all
-    same = 0
-    while same < min(len(received), len(BIG)) and received[same] == BIG[same]:
-        same += 1
-    return same, sent_all
+    return outcome, echo_of(first, BIG)
 
 
 def check_1_3(upper_once: Callable[..., bytes]) -> Verdict:

@@ -12,22 +12,21 @@ the exercise stub's ``NotImplementedError``) reaches the verdict instead of bein
 from __future__ import annotations
 
 import errno
-import select
 import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
-from eventloop.checks.probes import (
-    Call,
-    Leaks,
+from eventloop.checks.network import (
     connect_in_progress,
-    measure,
-    replaced,
-    spy_on,
-    watch_leaks,
+    exchange,
+    expect_non_blocking_connect,
+    receive_all,
+    slow_reader,
+    watching_connects,
 )
+from eventloop.checks.probes import measure
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
 from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection, TCPServer
@@ -74,7 +73,7 @@ def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
                 "until the socket is writable, then read SO_ERROR",
             )
         expect_equal("connect_result(a listening address)", got, 0)
-        expect_non_blocking(seen, took.wall)
+        expect_non_blocking_connect(seen, took.wall)
     with socket.socket() as bound:
         bound.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
         with watching_connects(connect_result) as seen, measure() as took:
@@ -88,13 +87,13 @@ def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
                 "sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) after select",
             )
         expect_equal("connect_result(a refused address)", got, errno.ECONNREFUSED)
-        expect_non_blocking(seen, took.wall)
+        expect_non_blocking_connect(seen, took.wall)
     with connect_in_progress() as slow:
         if slow is None:  # not Linux: no connect that stays in progress on loopback
             return
         with watching_connects(connect_result) as seen:
             got = attempt(connect_result, slow, "a server that answers after 1 s")
-        expect_non_blocking(seen, 0.0)
+        expect_non_blocking_connect(seen, 0.0)
         if got != errno.ECONNREFUSED:
             raise CheckFailed(
                 "a connect still in progress was read before it finished",
@@ -120,72 +119,6 @@ def attempt(connect_result: Callable, address: tuple[str, int], what: str) -> in
             f"connect_result({what}) should return an int (0 or an errno)", got=repr(got)
         )
     return got
-
-
-class ConnectsSeen:
-    """What ``watching_connects`` saw: connect calls (with the socket's timeout), selects."""
-
-    def __init__(self) -> None:
-        self.timeouts: list[float | None] = []
-        self.selects: list[Call] = []
-        self.leaks = Leaks()
-
-
-@contextmanager
-def watching_connects(candidate: object) -> Iterator[ConnectsSeen]:
-    """Record each ``connect``/``connect_ex`` with the socket's timeout then (``None``:
-    blocking), every ``select.select``, and the sockets left open."""
-    seen = ConnectsSeen()
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def connect(sock: socket.socket, address: object) -> None:
-        seen.timeouts.append(sock.gettimeout())
-        return real_connect(sock, address)
-
-    def connect_ex(sock: socket.socket, address: object) -> int:
-        seen.timeouts.append(sock.gettimeout())
-        return real_connect_ex(sock, address)
-
-    with (
-        watch_leaks() as seen.leaks,
-        spy_on(select, "select", candidate) as seen.selects,
-        replaced(socket.socket, "connect", connect),
-        replaced(socket.socket, "connect_ex", connect_ex),
-    ):
-        yield seen
-
-
-def expect_non_blocking(seen: ConnectsSeen, took: float) -> None:
-    """The connect was non-blocking, waited for with select on writability, socket closed."""
-    if any(timeout != 0.0 for timeout in seen.timeouts):
-        raise CheckFailed(
-            "the connect was a blocking one",
-            expected="sock.setblocking(False) before connect",
-            got="connect on a blocking socket (or one with a timeout)",
-            hint="a blocking connect stops the whole loop until the server answers: "
-            "setblocking(False), then wait with select([], [sock], [], 2)",
-        )
-    waits = [call for call in seen.selects if len(call.args) >= 2]
-    if not waits:
-        raise CheckFailed(
-            "connect_result never waited with select",
-            hint="loopback connects finish at once, real ones do not: wait with "
-            "select.select([], [sock], [], 2) until the socket is writable",
-        )
-    if all(not call.args[1] for call in waits) or took > 1.5:
-        raise CheckFailed(
-            "connect_result waited for the socket to become readable, not writable",
-            expected="select.select([], [sock], [], 2): writable means the connect is over",
-            got=f"a wait of {took:.1f} s" if took > 1.5 else "the socket in the read list only",
-            hint="a connected socket is readable only when data comes: put it in the second "
-            "list (writable), which is what a finished connect makes it",
-        )
-    if seen.leaks:
-        raise CheckFailed(
-            "connect_result left its socket open",
-            got=seen.leaks.unclosed[0],
-            hint="use `with socket.socket() as sock:` so it is closed when you return",
-        )
 
 
 # --- 5.2 -----------------------------------------------------------------------------------------
@@ -266,43 +199,6 @@ def run_5_2(cls: type) -> None:
             hint="use self.send(...), which keeps what the kernel does not take now; "
             "self.sock.send may send only part of the data",
         )
-
-
-def receive_all(client: socket.socket) -> bytes:
-    chunks = []
-    client.settimeout(2)
-    while chunk := client.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def slow_reader(address: tuple[str, int]) -> socket.socket:
-    """A client with a small receive buffer: the server's sends soon find it full."""
-    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-    client.settimeout(3)
-    client.connect(address)
-    return client
-
-
-def exchange(client: socket.socket, handlers: list, data: bytes, deadline: float) -> bytes:
-    """Send ``data``, reading the reply only when sending is blocked; loop in between."""
-    client.setblocking(False)
-    sent, received = 0, bytearray()
-    while len(received) < len(data) and time.monotonic() < deadline:
-        blocked = sent == len(data)
-        if not blocked:
-            try:
-                sent += client.send(data[sent : sent + 65536])
-            except BlockingIOError:
-                blocked = True
-        event_loop(handlers, max_iterations=1, duration=0.01, on_error="raise")
-        if blocked:
-            try:
-                received += client.recv(1 << 20)
-            except BlockingIOError:
-                pass
-    return bytes(received)
 
 
 # --- 5.3 -----------------------------------------------------------------------------------------

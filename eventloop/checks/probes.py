@@ -16,9 +16,9 @@ of those visible, so a check can say which mistake it saw:
 * ``ClockMover``: a pretend clock for ``time.monotonic`` and friends, while the
   wall clocks (``time.time``, ``time.time_ns``, ``datetime.now``) stand still or
   jump, so an answer on a wall clock gives the wrong result.
-* ``connect_in_progress``: an address where a connect stays in progress for
-  about a second and is then refused (Linux), so an answer that does not wait
-  for it reads the wrong ``SO_ERROR``.
+
+The network conditions loopback hides (short sends, a connect that stays in
+progress) are in ``eventloop.checks.network``.
 
 Which thread ran what is simply ``threading.get_ident()`` recorded in the
 callbacks the check hands over (chapter 08).
@@ -31,7 +31,6 @@ import gc
 import os
 import socket
 import stat
-import sys
 import threading
 import time
 import warnings
@@ -326,38 +325,3 @@ def watch_wall_clocks(candidate: object = None) -> Iterator[list[str]]:
     ]
     with nested_replacements(watched, candidate):
         yield read
-
-
-# --- a connect that stays in progress --------------------------------------------------------
-
-
-@contextmanager
-def connect_in_progress(close_after: float = 0.2) -> Iterator[tuple[str, int] | None]:
-    """An address where a new connect stays in progress ~1 s, then is refused (Linux).
-
-    A listener with ``listen(0)`` and one connection already queued: Linux drops
-    the next SYN, so that connect is in progress and ``SO_ERROR`` reads 0. We
-    close the listener after ``close_after`` s; the SYN sent again after ~1 s
-    meets a closed port and the connect fails with ECONNREFUSED. Yields ``None``
-    where this rule does not hold (macOS, Windows): a check then skips that case.
-    """
-    if not sys.platform.startswith("linux"):
-        yield None
-        return
-    listener = socket.socket()
-    queued = socket.socket()
-    timer: threading.Timer | None = None
-    try:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        queued.settimeout(2)
-        queued.connect(listener.getsockname())
-        timer = threading.Timer(close_after, listener.close)
-        timer.start()
-        yield listener.getsockname()
-    finally:
-        if timer is not None:
-            timer.cancel()
-            timer.join()
-        listener.close()
-        queued.close()

@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from exercise_checks import verdict_of
+from exercise_checks import hint_of, verdict_of
 
 from eventloop.checks.ch03 import check_3_1, check_3_2, check_3_3, try_tcp_echo
 
@@ -303,12 +303,14 @@ WRONG = [
     pytest.param(
         check_3_1,
         lambda sock, timeout: select.select([sock], [], [], timeout)[0],
-        "True or False",
+        "into a bool",
         id="3.1 returns the list",
     ),
     pytest.param(check_3_1, lambda sock, timeout: True, "empty lists", id="3.1 always True"),
     pytest.param(
-        check_3_1, lambda sock, timeout: time.sleep(timeout) or False, "datagram waiting",
+        check_3_1,
+        lambda sock, timeout: time.sleep(timeout) or False,
+        "first list",
         id="3.1 always False",
     ),  # fmt: skip
     pytest.param(
@@ -317,10 +319,12 @@ WRONG = [
         "pass the timeout",
         id="3.1 ignores the timeout",
     ),
-    pytest.param(check_3_1, wait_in_write_list, "write list", id="3.1 socket in the write list"),
+    pytest.param(
+        check_3_1, wait_in_write_list, "second for writing", id="3.1 socket in the write list"
+    ),
     pytest.param(check_3_1, wait_by_polling, "burns a CPU core", id="3.1 select(..., 0) loop"),
-    pytest.param(check_3_2, echo_once_each, "only once", id="3.2 one pass"),
-    pytest.param(check_3_2, echo_if_instead_of_while, "only once", id="3.2 if instead of while"),
+    pytest.param(check_3_2, echo_once_each, "loop until n", id="3.2 one pass"),
+    pytest.param(check_3_2, echo_if_instead_of_while, "loop until n", id="3.2 if instead of while"),
     pytest.param(
         check_3_2, echo_without_stopping_midway, "middle of the ready list", id="3.2 overshoots"
     ),
@@ -330,12 +334,15 @@ WRONG = [
     pytest.param(check_3_2, echo_by_polling, "burns a CPU core", id="3.2 polls recvfrom"),
     pytest.param(check_3_2, echo_select_zero, "burns a CPU core", id="3.2 select(..., 0)"),
     pytest.param(
-        check_3_3, lambda listener, n: tcp_echo(listener, n, forget_closed=False),
-        "remove the socket", id="3.3 the buggy loop",
+        check_3_3,
+        lambda listener, n: tcp_echo(listener, n, forget_closed=False),
+        "remove the socket",
+        id="3.3 the buggy loop",
     ),  # fmt: skip
     pytest.param(check_3_3, tcp_echo_never_closing, "close it", id="3.3 never closes"),
-    pytest.param(check_3_3, tcp_echo_with_send, "unchanged",
-                 id="3.3 changes the data"),  # fmt: skip
+    pytest.param(
+        check_3_3, tcp_echo_with_send, "unchanged", id="3.3 changes the data"
+    ),  # fmt: skip
 ]
 
 
@@ -350,4 +357,4 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
     assert not check(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
-    assert clue in out, out
+    assert clue in hint_of(out), out

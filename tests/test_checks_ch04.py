@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exercise_checks import verdict_of
+from exercise_checks import hint_of, verdict_of
 
 from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3
 from eventloop.handlers import StopLoop
@@ -231,21 +231,29 @@ WRONG = [
     pytest.param(check_4_1, object, "UDPServer", id="4.1 not a handler"),
     pytest.param(check_4_1, UpperUnguarded, "BlockingIOError", id="4.1 no EAGAIN guard"),
     pytest.param(check_4_1, UpperFirstWordOnly, "handle_receive", id="4.1 first word only"),
-    pytest.param(check_4_2, counting_server(stop_before_reply=True), "echo first",
-                 id="4.2 stops before the reply"),  # fmt: skip
+    pytest.param(
+        check_4_2,
+        counting_server(stop_before_reply=True),
+        "echo first",
+        id="4.2 stops before the reply",
+    ),  # fmt: skip
     pytest.param(check_4_2, counting_server(stop_at=4), "echo first", id="4.2 off by one"),
     pytest.param(check_4_2, CountingWithAssignment, "+=", id="4.2 = instead of +="),
-    pytest.param(check_4_2, CountingReturnsInsteadOfRaising, "raise StopLoop",
-                 id="4.2 returns StopLoop"),  # fmt: skip
+    pytest.param(
+        check_4_2, CountingReturnsInsteadOfRaising, "raise StopLoop", id="4.2 returns StopLoop"
+    ),  # fmt: skip
     pytest.param(check_4_2, counting_server(stop_at=10**9), "raise StopLoop", id="4.2 never stops"),
-    pytest.param(check_4_3, server_replying(count_words, size=1), "whole datagram",
-                 id="4.3 recvfrom(1)"),  # fmt: skip
+    pytest.param(
+        check_4_3, server_replying(count_words, size=1), "whole datagram", id="4.3 recvfrom(1)"
+    ),  # fmt: skip
     pytest.param(check_4_3, server_replying(count_words, size=8192), "65507", id="4.3 8192"),
-    pytest.param(check_4_3, server_replying(words_split_on_space), "split(b' ')",
-                 id="4.3 split(b' ')"),  # fmt: skip
+    pytest.param(
+        check_4_3, server_replying(words_split_on_space), "split(b' ')", id="4.3 split(b' ')"
+    ),  # fmt: skip
     pytest.param(check_4_3, WordCountUnguarded, "BlockingIOError", id="4.3 no EAGAIN guard"),
-    pytest.param(check_4_3, server_replying(lambda d: str(len(d)).encode()), "split",
-                 id="4.3 counts bytes"),  # fmt: skip
+    pytest.param(
+        check_4_3, server_replying(lambda d: str(len(d)).encode()), "split", id="4.3 counts bytes"
+    ),  # fmt: skip
 ]
 
 
@@ -260,4 +268,4 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
     assert not check(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
-    assert clue in out, out
+    assert clue in hint_of(out), out

@@ -8,7 +8,7 @@ import time
 from time import time as wall_time
 
 import pytest
-from exercise_checks import stub, verdict_of
+from exercise_checks import hint_of, stub, verdict_of
 
 from eventloop.checks.ch07 import check_7_1, check_7_2, check_7_3
 from eventloop.timers import Loop
@@ -311,8 +311,9 @@ WRONG = [
     pytest.param(check_7_1, rounded, "subtract now", id="7.1 rounded"),
     pytest.param(check_7_2, every_if_truthy, "is False", id="7.2 if callback():"),
     pytest.param(check_7_2, every_from_now_after_the_work, "deadline", id="7.2 from loop.time()"),
-    pytest.param(check_7_3, ReminderWithAWallClockAlias, "time.monotonic()",
-                 id="7.3 from time import time"),  # fmt: skip
+    pytest.param(
+        check_7_3, ReminderWithAWallClockAlias, "time.monotonic()", id="7.3 from time import time"
+    ),  # fmt: skip
     pytest.param(check_7_3, TimeNsReminders, "time.monotonic()", id="7.3 time.time_ns"),
     pytest.param(check_7_3, DatetimeReminders, "time.monotonic()", id="7.3 datetime.now"),
     pytest.param(check_7_3, IfInsteadOfWhile, "while", id="7.3 if instead of while"),
@@ -333,4 +334,4 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
     assert not check(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
-    assert clue in out, out
+    assert clue in hint_of(out), out

@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from exercise_checks import verdict_of
+from exercise_checks import hint_of, verdict_of
 
 from eventloop.checks.ch09 import check_9_1, check_9_2, check_9_3, try_echo
 
@@ -382,4 +382,4 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
     assert not check(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
-    assert clue in out, out
+    assert clue in hint_of(out), out

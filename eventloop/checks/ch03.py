@@ -81,7 +81,11 @@ def run_3_1(wait_readable: Callable[[socket.socket, float], bool]) -> None:
             )
         client.sendto(b"ping", server.getsockname())
         expect_bool(
-            "wait_readable(a socket with a datagram waiting, 1.0)", wait_readable(server, 1.0), True
+            "wait_readable(a socket with a datagram waiting, 1.0)",
+            wait_readable(server, 1.0),
+            True,
+            hint="with a datagram waiting, select lists the socket in its first list: "
+            "return True then",
         )
         try:
             data = server.recv(100)
@@ -131,28 +135,21 @@ def run_3_2(echo_n: Callable[[list[socket.socket], int], object]) -> None:
     try:
         with udp_socket() as client:
             # Five datagrams, spread over three sockets; only the first four get an answer.
-            # The last two come 0.25 s later: a loop that polls instead of waiting spins.
             plan = [(0, b"a1"), (1, b"b1"), (2, b"c1"), (1, b"b2"), (2, b"c2")]
-            for index, message in plan[:3]:
+            for index, message in plan:
                 client.sendto(message, servers[index].getsockname())
-
-            def later() -> None:
-                time.sleep(0.25)
-                for index, message in plan[3:]:
-                    client.sendto(message, servers[index].getsockname())
-
-            sender = threading.Thread(target=later)
-            sender.start()
-            try:
-                with spy_on(select, "select", echo_n) as selects, measure() as took:
-                    echo_n(servers, 4)  # any return value: the exercise asks for none
-            finally:
-                sender.join()
+            echo_n(servers, 4)  # any return value: the exercise asks for none
             replies = receive_datagrams(client)
             left = [data for server in servers for data in receive_datagrams(server)]
+            expect_counts(plan, replies, left)
+            expect_resting(echo_n, servers, client)
     finally:
         for server in servers:
             server.close()
+
+
+def expect_counts(plan: list[tuple[int, bytes]], replies: list[bytes], left: list[bytes]) -> None:
+    """Four echoes, unchanged, and the fifth datagram left waiting."""
     everything = sorted(message for _, message in plan)
     expect_equal(
         "the echoes and the datagrams left unanswered, together (sorted)",
@@ -173,6 +170,34 @@ def run_3_2(echo_n: Callable[[list[socket.socket], int], object]) -> None:
         4,
         hint="count each echo and stop as soon as the count reaches n, even in the middle of "
         "the ready list; pass every socket to select",
+    )
+
+
+def expect_resting(
+    echo_n: Callable[[list[socket.socket], int], object],
+    servers: list[socket.socket],
+    client: socket.socket,
+) -> None:
+    """``echo_n(servers, 1)`` while the datagram comes only 0.25 s later: it must sleep."""
+
+    def later() -> None:
+        time.sleep(0.25)
+        client.sendto(b"late", servers[0].getsockname())
+
+    for server in servers:
+        server.setblocking(False)  # as they were before receive_datagrams gave them a timeout
+    sender = threading.Thread(target=later)
+    sender.start()
+    try:
+        with spy_on(select, "select", echo_n) as selects, measure() as took:
+            echo_n(servers, 1)
+    finally:
+        sender.join()
+    expect_equal(
+        "the echo of a datagram that came 0.25 s after echo_n(sockets, 1) started",
+        receive_datagrams(client),
+        [b"late"],
+        hint="wait for a datagram with select; do not give up when nothing is ready yet",
     )
     if took.busy(0.3) or len(selects) > 50:
         raise CheckFailed(

@@ -293,7 +293,14 @@ def run_5_4(should_read: Callable[[bool, int, int, int], bool]) -> None:
         got = should_read(reading, queued, HIGH, LOW)
         if got != expected:
             hint = "two thresholds: above high stop, at or below low start, in between keep on"
-            if not reading and queued > LOW and got:
+            if reading and queued == HIGH and not got and not should_read(True, LOW + 1, HIGH, LOW):
+                hint = (
+                    "two thresholds, each for one state: while reading, pause above high; "
+                    "while paused, resume at or below low"
+                )
+            elif reading and queued == HIGH and not got:
+                hint = "pause only above high (queued > high): exactly high still reads"
+            elif not reading and queued > LOW and got:
                 hint = "resuming as soon as the buffer is below high makes it flip on every recv"
             raise CheckFailed(
                 f"should_read(reading={reading}, queued={queued}, high={HIGH}, low={LOW}) "

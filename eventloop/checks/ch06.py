@@ -202,7 +202,12 @@ def run_6_3(cls: type) -> None:
             f"{getattr(cls, '__name__', cls)!r} is not a TCPConnection class",
             hint="keep `class Shouter(TCPConnection):` and fix its data_received",
         )
-    expect_equal("the reply to b'hello\\n' in one piece", deliver(cls, [b"hello\n"]), b"HELLO!\n")
+    expect_equal(
+        "the reply to b'hello\\n' in one piece",
+        deliver(cls, [b"hello\n"]),
+        b"HELLO!\n",
+        hint="each reply is the line in upper case plus b'!\\n' (the line without its b'\\n')",
+    )
     got = deliver(cls, [b"one\ntwo\n"])
     if got != b"ONE!\nTWO!\n":
         raise CheckFailed(

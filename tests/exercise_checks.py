@@ -18,3 +18,8 @@ def verdict_of(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
 def stub(*args: object, **kwargs: object) -> None:
     """An exercise the learner has not started: what the generated stubs do."""
     raise NotImplementedError("Exercise N.M: not done yet")
+
+
+def hint_of(out: str) -> str:
+    """The hint a failed verdict gave ("" when it gave none): where a learner looks for help."""
+    return out.split("    hint:", 1)[1] if "    hint:" in out else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exercise_checks import verdict_of
+from exercise_checks import hint_of, verdict_of
 
 from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3
 from eventloop.handlers import StopLoop
@@ -15,7 +15,10 @@ def server_replying(transform, size=MAX_DATAGRAM):
 
     class Server(UDPServer):
         def handle_receive(self) -> None:
-            data, sender = self.sock.recvfrom(size)
+            try:
+                data, sender = self.sock.recvfrom(size)
+            except BlockingIOError:
+                return
             self.sock.sendto(transform(data), sender)
 
     return Server
@@ -145,3 +148,124 @@ def test_4_3_fails_the_post_8192_byte_buffer(capsys):
 def test_4_3_not_attempted(capsys):
     assert not check_4_3(Stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+# --- every wrong answer, with a word its hint must contain --------------------------------------
+
+
+class UpperUnguarded(UDPServer):
+    def handle_receive(self) -> None:
+        data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+        self.reply(data.upper(), sender)
+
+
+class UpperGuarded(UDPServer):
+    def handle_receive(self) -> None:
+        try:
+            data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+        except BlockingIOError:
+            return
+        self.reply(data.upper(), sender)
+
+
+class UpperFirstWordOnly(UDPServer):
+    def handle_receive(self) -> None:
+        try:
+            data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+        except BlockingIOError:
+            return
+        self.reply(data.split()[0].upper(), sender)
+
+
+class CountingWithAssignment(UDPEchoServer):
+    def __init__(self, limit, host="127.0.0.1", port=0):
+        super().__init__(host, port)
+        self.limit, self.count = limit, 0
+
+    def handle_receive(self) -> None:
+        super().handle_receive()
+        self.count = 1  # = instead of +=
+        if self.count >= self.limit:
+            raise StopLoop
+
+
+class CountingReturnsInsteadOfRaising(UDPEchoServer):
+    def __init__(self, limit, host="127.0.0.1", port=0):
+        super().__init__(host, port)
+        self.limit = limit
+
+    def handle_receive(self) -> None:
+        super().handle_receive()
+        if self.requests >= self.limit:
+            return StopLoop  # returned, not raised
+
+
+def words_split_on_space(data: bytes) -> bytes:
+    return str(len(data.split(b" "))).encode()
+
+
+class WordCountUnguarded(UDPServer):
+    def handle_receive(self) -> None:
+        data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+        self.reply(count_words(data), sender)
+
+
+class WordCountGuarded(UDPServer):
+    def handle_receive(self) -> None:
+        try:
+            data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+        except BlockingIOError:
+            return
+        self.reply(count_words(data), sender)
+
+
+RIGHT = [
+    pytest.param(check_4_1, UpperGuarded, id="4.1 guarded, self.reply"),
+    pytest.param(check_4_3, WordCountGuarded, id="4.3 guarded"),
+]
+
+WRONG = [
+    pytest.param(check_4_1, server_replying(bytes.upper, size=1), "recvfrom(1)", id="4.1 recv 1"),
+    pytest.param(check_4_1, server_replying(lambda data: data), "upper", id="4.1 echoes"),
+    pytest.param(check_4_1, UDPServer, "handle_receive", id="4.1 never replies"),
+    pytest.param(check_4_1, object, "UDPServer", id="4.1 not a handler"),
+    pytest.param(check_4_1, UpperUnguarded, "BlockingIOError", id="4.1 no EAGAIN guard"),
+    pytest.param(check_4_1, UpperFirstWordOnly, "handle_receive", id="4.1 first word only"),
+    pytest.param(
+        check_4_2,
+        counting_server(stop_before_reply=True),
+        "echo first",
+        id="4.2 stops before the reply",
+    ),  # fmt: skip
+    pytest.param(check_4_2, counting_server(stop_at=4), "echo first", id="4.2 off by one"),
+    pytest.param(check_4_2, CountingWithAssignment, "+=", id="4.2 = instead of +="),
+    pytest.param(
+        check_4_2, CountingReturnsInsteadOfRaising, "raise StopLoop", id="4.2 returns StopLoop"
+    ),  # fmt: skip
+    pytest.param(check_4_2, counting_server(stop_at=10**9), "raise StopLoop", id="4.2 never stops"),
+    pytest.param(
+        check_4_3, server_replying(count_words, size=1), "whole datagram", id="4.3 recvfrom(1)"
+    ),  # fmt: skip
+    pytest.param(check_4_3, server_replying(count_words, size=8192), "65507", id="4.3 8192"),
+    pytest.param(
+        check_4_3, server_replying(words_split_on_space), "split(b' ')", id="4.3 split(b' ')"
+    ),  # fmt: skip
+    pytest.param(check_4_3, WordCountUnguarded, "BlockingIOError", id="4.3 no EAGAIN guard"),
+    pytest.param(
+        check_4_3, server_replying(lambda d: str(len(d)).encode()), "split", id="4.3 counts bytes"
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT)
+def test_right_answers_pass(capsys, check, answer):
+    assert check(answer).passed
+    assert verdict_of(capsys)[0] == "passed"
+
+
+@pytest.mark.parametrize(("check", "wrong", "clue"), WRONG)
+def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
+    assert not check(wrong).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert clue in hint_of(out), out

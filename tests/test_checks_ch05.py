@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
+import sys
 
 import pytest
-from exercise_checks import stub, verdict_of
+from exercise_checks import hint_of, stub, verdict_of
 
 from eventloop.checks.ch05 import check_5_1, check_5_2, check_5_3, check_5_4
 from eventloop.handlers import EventHandler
@@ -59,7 +61,7 @@ def test_5_1_not_attempted(capsys):
     ("wrong", "says"),
     [
         (connect_ex_only, "had not finished"),
-        (blocking_connect, "raised ConnectionRefusedError"),
+        (blocking_connect, "a blocking one"),
         (writable_means_connected, "reported as a success"),
     ],
 )
@@ -218,3 +220,176 @@ def test_5_4_real_flood_catches_a_rule_that_never_resumes(capsys, monkeypatch):
     assert not check_5_4(lambda reading, queued, high, low: reading and queued <= high).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "never resumed" in out, out
+
+
+# --- every further wrong answer, with a word its hint must contain --------------------------------
+
+
+def connect_and_read_at_once(address):
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        sock.connect_ex(address)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+def connect_waiting_for_readable(address):
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        sock.connect_ex(address)
+        select.select([sock], [], [], 2)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+def connect_never_closing(address):
+    sock = socket.socket()
+    sock.setblocking(False)
+    sock.connect_ex(address)
+    select.select([], [sock], [], 2)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+def connect_blocking_returning_errno(address):
+    with socket.socket() as sock:
+        try:
+            sock.connect(address)
+        except OSError as error:
+            return error.errno
+        return 0
+
+
+def connect_with_a_short_wait(address):
+    with socket.socket() as sock:
+        sock.setblocking(False)
+        sock.connect_ex(address)
+        select.select([], [sock], [], 0.1)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+def connect_result_with_connect_ex(address):
+    sock = socket.socket()
+    try:
+        sock.setblocking(False)
+        if sock.connect_ex(address) not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        select.select([], [sock], [], 2.0)
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    finally:
+        sock.close()
+
+
+class ClosesAfterFirstData(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        self.send(data.upper())
+        self.close()
+
+
+class SendallOnTheSocket(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        self.sock.sendall(data.upper())
+
+
+class UpperWithABuffer(TCPConnection):
+    def data_received(self, data: bytes) -> None:
+        self.outgoing_text = getattr(self, "outgoing_text", b"") + data
+        self.send(data.upper())
+
+
+class RemovesButNeverCloses(Counter):
+    def handle_receive(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.handlers.remove(self)
+            return
+        self.count += len(data)
+
+
+class CountsWithAssignment(Counter):
+    def handle_receive(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.sock.close()
+            self.handlers.remove(self)
+            return
+        self.count = len(data)
+
+
+class ChecksForNone(Counter):
+    def handle_receive(self):
+        data = self.sock.recv(65536)
+        if data is None:
+            self.sock.close()
+            self.handlers.remove(self)
+            return
+        self.count += len(data)
+
+
+class RemovesFirstThenCloses(Counter):
+    def handle_receive(self):
+        data = self.sock.recv(65536)
+        if data == b"":
+            self.handlers.remove(self)
+            self.sock.close()
+        else:
+            self.count += len(data)
+
+
+RIGHT = [
+    pytest.param(check_5_1, connect_result_with_connect_ex, id="5.1 connect_ex, try/finally"),
+    pytest.param(check_5_2, UpperWithABuffer, id="5.2 with extra state"),
+    pytest.param(check_5_3, RemovesFirstThenCloses, id="5.3 remove, then close"),
+    pytest.param(
+        check_5_4,
+        lambda reading, queued, high, low: queued <= (high if reading else low),
+        id="5.4 one expression",
+    ),  # fmt: skip
+]
+
+WRONG = [
+    pytest.param(check_5_1, connect_and_read_at_once, "select", id="5.1 no select"),
+    pytest.param(check_5_1, connect_waiting_for_readable, "writable", id="5.1 waits readable"),
+    pytest.param(check_5_1, connect_never_closing, "with socket", id="5.1 never closes"),
+    pytest.param(
+        check_5_1,
+        connect_blocking_returning_errno,
+        "setblocking(False)",
+        id="5.1 blocking, errno caught",
+    ),  # fmt: skip
+    pytest.param(check_5_2, ClosesAfterFirstData, "do not close", id="5.2 closes early"),
+    pytest.param(check_5_2, SendallOnTheSocket, "self.send", id="5.2 sock.sendall"),
+    pytest.param(check_5_3, RemovesButNeverCloses, "self.sock.close()", id="5.3 never closes"),
+    pytest.param(check_5_3, CountsWithAssignment, "+=", id="5.3 = instead of +="),
+    pytest.param(check_5_3, ChecksForNone, "b''", id="5.3 checks for None"),
+    pytest.param(
+        check_5_4, lambda reading, queued, high, low: queued < high, "above high", id="5.4 < high"
+    ),  # fmt: skip
+    pytest.param(
+        check_5_4,
+        lambda reading, queued, high, low: queued <= (high if reading else low) - 1,
+        "above high",
+        id="5.4 off by one",
+    ),  # fmt: skip
+    pytest.param(
+        check_5_4,
+        lambda reading, queued, high, low: queued <= (low if reading else high),
+        "two thresholds",
+        id="5.4 thresholds swapped",
+    ),  # fmt: skip
+]
+if sys.platform.startswith("linux"):  # a connect that stays in progress needs Linux's rule
+    WRONG.append(
+        pytest.param(check_5_1, connect_with_a_short_wait, "still going", id="5.1 waits 0.1 s")
+    )
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT)
+def test_right_answers_pass(capsys, check, answer):
+    assert check(answer).passed
+    assert verdict_of(capsys)[0] == "passed"
+
+
+@pytest.mark.parametrize(("check", "wrong", "clue"), WRONG)
+def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
+    assert not check(wrong).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert clue in hint_of(out), out

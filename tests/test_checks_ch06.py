@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from exercise_checks import stub, verdict_of
+from exercise_checks import hint_of, stub, verdict_of
 
 from eventloop.checks.ch06 import check_6_1, check_6_2, check_6_3
 from eventloop.tcp import TCPConnection
@@ -181,3 +181,144 @@ def test_6_3_catches_a_line_cut_across_recvs(capsys, monkeypatch):
     assert not check_6_3(HalfBuffered).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "cut across recv results" in out, out
+
+
+# --- every further wrong answer, with a word its hint must contain --------------------------------
+
+
+def first_line_only(buffer):
+    end = buffer.find(b"\n")
+    if end < 0:
+        return []
+    line = bytes(buffer[:end])
+    del buffer[: end + 1]
+    return [line]
+
+
+def keeps_the_newline(buffer):
+    lines = []
+    while (end := buffer.find(b"\n")) >= 0:
+        lines.append(bytes(buffer[: end + 1]))
+        del buffer[: end + 1]
+    return lines
+
+
+def rebinds_the_buffer(buffer):
+    *lines, rest = bytes(buffer).split(b"\n")
+    buffer = bytearray(rest)  # a new local name: the caller's buffer is unchanged
+    return lines
+
+
+def split_lines_with_partition(buffer):
+    lines = []
+    while b"\n" in buffer:
+        line, _, rest = bytes(buffer).partition(b"\n")
+        lines.append(line)
+        buffer[:] = rest
+    return lines
+
+
+def parse_one_message(buffer):
+    if len(buffer) < 4:
+        return []
+    (size,) = struct.unpack("!I", buffer[:4])
+    if len(buffer) < 4 + size:
+        return []
+    message = bytes(buffer[4 : 4 + size])
+    del buffer[: 4 + size]
+    return [message]
+
+
+def parse_keeping_the_prefix(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(bytes(buffer[: 4 + size]))
+        del buffer[: 4 + size]
+    return messages
+
+
+def parse_native_order(buffer):
+    return parse_messages(buffer, "=I")
+
+
+def parse_with_int_from_bytes(buffer):
+    messages = []
+    while len(buffer) >= 4 and len(buffer) >= 4 + (size := int.from_bytes(buffer[:4], "big")):
+        messages.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    return messages
+
+
+class AssignsTheBuffer(TCPConnection):
+    def __init__(self, sock, handlers):
+        super().__init__(sock, handlers)
+        self.buffer = bytearray()
+
+    def data_received(self, data):
+        self.buffer = bytearray(data)  # = instead of +=
+        for line in split_lines(self.buffer):
+            self.send(line.upper() + b"!\n")
+
+
+class ShouterWithoutBang(Shouter):
+    def data_received(self, data):
+        self.buffer += data
+        for line in split_lines(self.buffer):
+            self.send(line.upper() + b"\n")
+
+
+class ShouterWithoutNewline(Shouter):
+    def data_received(self, data):
+        self.buffer += data
+        for line in split_lines(self.buffer):
+            self.send(line.upper() + b"!")
+
+
+class ShouterDecoding(Shouter):
+    def data_received(self, data):
+        self.buffer += data
+        for line in split_lines(self.buffer):
+            self.send(line.decode().upper().encode() + b"!\n")
+
+
+RIGHT = [
+    pytest.param(check_6_1, split_lines_with_partition, id="6.1 partition"),
+    pytest.param(check_6_2, parse_with_int_from_bytes, id="6.2 int.from_bytes"),
+    pytest.param(check_6_3, ShouterDecoding, id="6.3 through str"),
+]
+
+WRONG = [
+    pytest.param(check_6_1, keeps_nothing, "must stay in the buffer", id="6.1 keeps nothing"),
+    pytest.param(check_6_1, leaves_buffer_alone, "remove what you returned", id="6.1 no del"),
+    pytest.param(check_6_1, rest_as_a_line, "only complete frames", id="6.1 rest as a line"),
+    pytest.param(check_6_1, first_line_only, "while", id="6.1 if instead of while"),
+    pytest.param(check_6_1, keeps_the_newline, "without its", id="6.1 keeps the newline"),
+    pytest.param(check_6_1, rebinds_the_buffer, "remove what you returned", id="6.1 rebinds"),
+    pytest.param(check_6_2, lambda b: parse_messages(b, "<I"), "big-endian", id="6.2 <I"),
+    pytest.param(check_6_2, parse_native_order, "big-endian", id="6.2 native order"),
+    pytest.param(check_6_2, no_partial_header_check, "at least 4 bytes", id="6.2 no header check"),
+    pytest.param(check_6_2, parse_one_message, "while", id="6.2 if instead of while"),
+    pytest.param(check_6_2, parse_keeping_the_prefix, "length prefix", id="6.2 keeps the prefix"),
+    pytest.param(check_6_3, OneRecvOneLine, "split at every", id="6.3 one recv, one line"),
+    pytest.param(check_6_3, FirstLineOnly, "split at every", id="6.3 first line only"),
+    pytest.param(check_6_3, AssignsTheBuffer, "append each chunk", id="6.3 = instead of +="),
+    pytest.param(check_6_3, ShouterWithoutBang, "upper case plus", id="6.3 no !"),
+    pytest.param(check_6_3, ShouterWithoutNewline, "upper case plus", id="6.3 no newline"),
+]
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT)
+def test_right_answers_pass(capsys, check, answer):
+    assert check(answer).passed
+    assert verdict_of(capsys)[0] == "passed"
+
+
+@pytest.mark.parametrize(("check", "wrong", "clue"), WRONG)
+def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
+    assert not check(wrong).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert clue in hint_of(out), out

@@ -6,7 +6,8 @@ import selectors
 import socket
 import time
 
-from exercise_checks import verdict_of
+import pytest
+from exercise_checks import hint_of, verdict_of
 
 from eventloop.checks.ch09 import check_9_1, check_9_2, check_9_3, try_echo
 
@@ -41,7 +42,7 @@ def test_9_1_and_instead_of_or(capsys):
 
     assert not check_9_1(with_and).passed
     status, out = verdict_of(capsys)
-    assert status == "failed" and "a | b" in out
+    assert status == "failed" and "EVENT_READ | EVENT_WRITE" in out
 
 
 def test_9_1_swapped_bits(capsys):
@@ -243,3 +244,142 @@ def test_checks_close_their_sockets():
     check_9_3(sync)
     check_9_2(echo)
     check_9_1(events_for)
+
+
+# --- every further wrong answer, with a word its hint must contain --------------------------------
+
+
+def events_elif(handler):
+    if handler.wants_to_receive():
+        return READ
+    elif handler.wants_to_send():
+        return WRITE
+    return 0
+
+
+def events_assigned(handler):
+    events = 0
+    if handler.wants_to_receive():
+        events = READ
+    if handler.wants_to_send():
+        events = WRITE  # = instead of |=
+    return events
+
+
+def events_as_sum(handler):
+    return READ * handler.wants_to_receive() + WRITE * handler.wants_to_send()
+
+
+def events_swapped(handler):
+    return (WRITE if handler.wants_to_receive() else 0) | (READ if handler.wants_to_send() else 0)
+
+
+def echo_polling(selector, sock, count):
+    selector.register(sock, READ)
+    try:
+        echoed = 0
+        deadline = time.monotonic() + 2
+        while echoed < count and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0):
+                data, sender = key.fileobj.recvfrom(65535)
+                key.fileobj.sendto(data, sender)
+                echoed += 1
+    finally:
+        selector.unregister(sock)
+
+
+def echo_registered_for_writing(selector, sock, count):
+    selector.register(sock, WRITE)
+    try:
+        echoed = 0
+        deadline = time.monotonic() + 2
+        while echoed < count and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.5):
+                data, sender = key.fileobj.recvfrom(65535)
+                key.fileobj.sendto(data, sender)
+                echoed += 1
+    finally:
+        selector.unregister(sock)
+
+
+def echo_with_left_time(selector, sock, count):
+    selector.register(sock, READ, "the echo socket")
+    try:
+        echoed, deadline = 0, time.monotonic() + 2
+        while echoed < count and (left := deadline - time.monotonic()) > 0:
+            for _key, mask in selector.select(left):
+                if mask & READ:
+                    data, sender = sock.recvfrom(65535)
+                    sock.sendto(data, sender)
+                    echoed += 1
+    finally:
+        selector.unregister(sock)
+
+
+def sync_register_zero(selector, changed):
+    for handler in changed:
+        events = events_for(handler) if handler.fileno() >= 0 else 0
+        key = selector.get_map().get(handler)
+        if key is None:
+            selector.register(handler, events, handler)
+        elif not events:
+            selector.unregister(handler)
+        elif key.events != events:
+            selector.modify(handler, events, handler)
+
+
+def sync_never_unregisters(selector, changed):
+    for handler in changed:
+        events = events_for(handler) if handler.fileno() >= 0 else 0
+        key = selector.get_map().get(handler)
+        if key is None and events:
+            selector.register(handler, events, handler)
+        elif key is not None and events and key.events != events:
+            selector.modify(handler, events, handler)
+
+
+def sync_with_try(selector, changed):
+    for handler in changed:
+        events = events_for(handler) if handler.fileno() >= 0 else 0
+        try:
+            key = selector.get_key(handler)
+        except KeyError:
+            if events:
+                selector.register(handler, events)
+            continue
+        if events == 0:
+            selector.unregister(handler)
+        elif events != key.events:
+            selector.modify(handler, events)
+
+
+RIGHT = [
+    pytest.param(check_9_1, events_as_sum, id="9.1 a sum of bits"),
+    pytest.param(check_9_2, echo_with_left_time, id="9.2 select(time left), data, mask"),
+    pytest.param(check_9_3, sync_with_try, id="9.3 get_key in try"),
+]
+
+WRONG = [
+    pytest.param(check_9_1, events_elif, "if/elif", id="9.1 if/elif"),
+    pytest.param(check_9_1, events_assigned, "|=", id="9.1 = instead of |="),
+    pytest.param(check_9_1, events_swapped, "EVENT_READ is for wants_to_receive", id="9.1 swapped"),
+    pytest.param(check_9_2, echo_polling, "select(timeout=0)", id="9.2 select(0)"),
+    pytest.param(check_9_2, echo_registered_for_writing, "EVENT_READ", id="9.2 EVENT_WRITE"),
+    pytest.param(check_9_2, buggy_echo, "register once", id="9.2 the buggy loop"),
+    pytest.param(check_9_3, sync_register_zero, "0 is no mask", id="9.3 register 0"),
+    pytest.param(check_9_3, sync_never_unregisters, "unregister", id="9.3 never unregisters"),
+]
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT)
+def test_more_right_answers_pass(capsys, check, answer):
+    assert check(answer).passed
+    assert verdict_of(capsys)[0] == "passed"
+
+
+@pytest.mark.parametrize(("check", "wrong", "clue"), WRONG)
+def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
+    assert not check(wrong).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert clue in hint_of(out), out

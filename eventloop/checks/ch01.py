@@ -15,37 +15,76 @@ import socket
 import time
 from collections.abc import Callable
 
-from eventloop.blocking import Background, recv_exactly, serve_udp_echo, tcp_listener, udp_socket
-from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
+from eventloop.blocking import Background, recv_exactly, serve_udp_echo, udp_socket
+from eventloop.checks import (
+    CheckFailed,
+    CheckTimedOut,
+    Verdict,
+    expect_equal,
+    time_limit_of,
+    verdict,
+)
+from eventloop.checks.network import ShortSendListener, echo_of, shut
+from eventloop.checks.probes import Leaks, measure, watch_leaks
+
+MESSAGE = b"ping " * 400
+"""2000 bytes: a reply read with ``recvfrom(1024)`` comes back cut."""
 
 
 def check_1_1(udp_request: Callable[[tuple[str, int], bytes, float], bytes | None]) -> Verdict:
-    """``udp_request(address, message, timeout)``: the reply, or ``None`` after ``timeout``."""
+    """``udp_request(address, message, timeout)``: the reply, or ``None`` after ``timeout``.
+
+    Also: the reply is returned as soon as it comes (no sleeping the whole timeout),
+    the timeout is honoured, and the socket is closed on both paths.
+    """
 
     def check() -> None:
         with udp_socket(timeout=3.0) as echo:
             with Background(serve_udp_echo, echo, 1) as server:
                 try:
-                    reply = udp_request(echo.getsockname(), b"ping", 1.0)
+                    with watch_leaks() as leaks, measure() as took:
+                        reply = udp_request(echo.getsockname(), MESSAGE, 2.0)
                 finally:
                     if server.thread.is_alive():
                         unblock(echo.getsockname())  # the server waits for a datagram
+        if isinstance(reply, bytes) and reply != MESSAGE and MESSAGE.startswith(reply):
+            raise CheckFailed(
+                f"the {len(MESSAGE)}-byte reply came back cut to {len(reply)} bytes",
+                hint="recvfrom(n) drops the rest of a datagram longer than n: use 65535.",
+            )
         expect_equal(
             "the reply from an echo server",
             reply,
-            b"ping",
+            MESSAGE,
             hint="send with sendto(message, address), then return recvfrom(...)[0].",
         )
+        if took.wall > 1.0:
+            raise CheckFailed(
+                f"the echo answered at once, but udp_request returned only after {took.wall:.1f} s",
+                expected="the reply as soon as it arrives",
+                got=f"{took.wall:.1f} s (the timeout was 2 s)",
+                hint="do not sleep for the timeout: recvfrom on a socket with settimeout(timeout) "
+                "returns as soon as a datagram arrives.",
+            )
+        expect_closed(leaks, "after a reply")
         with udp_socket() as silent:  # bound, but nobody ever answers
             began = time.monotonic()
             try:
-                reply = udp_request(silent.getsockname(), b"anyone?", 0.2)
+                with watch_leaks() as leaks, time_limit_of(1.5):
+                    reply = udp_request(silent.getsockname(), b"anyone?", 0.2)
             except TimeoutError as error:
                 raise CheckFailed(
                     "when no reply comes, udp_request lets TimeoutError escape",
                     expected="None",
                     got=f"TimeoutError: {error}",
                     hint="catch socket.timeout (TimeoutError) around recvfrom and return None.",
+                ) from None
+            except CheckTimedOut:
+                raise CheckFailed(
+                    "when no reply comes, udp_request was still waiting 1.5 s later "
+                    "(its timeout was 0.2 s)",
+                    hint="call sock.settimeout(timeout) before recvfrom: without it, recvfrom "
+                    "waits forever.",
                 ) from None
             waited = time.monotonic() - began
         expect_equal(
@@ -61,8 +100,20 @@ def check_1_1(udp_request: Callable[[tuple[str, int], bytes, float], bytes | Non
                 got=f"{waited:.1f} s",
                 hint="call sock.settimeout(timeout) before recvfrom.",
             )
+        expect_closed(leaks, "when no reply came")
 
-    return verdict("1.1", check, time_limit=5.0)
+    return verdict("1.1", check, time_limit=6.0)
+
+
+def expect_closed(leaks: Leaks, when: str) -> None:
+    """Fail naming the socket the answer left open."""
+    if leaks:
+        raise CheckFailed(
+            f"{when}, your socket was left open",
+            got=leaks.unclosed[0],
+            hint="open it with `with socket.socket(...) as sock:` so it is closed on every "
+            "path, also when recvfrom times out.",
+        )
 
 
 def unblock(address: tuple[str, int]) -> None:
@@ -71,29 +122,39 @@ def unblock(address: tuple[str, int]) -> None:
         poke.sendto(b"", address)
 
 
+BIG = bytes(range(256)) * 800
+"""200 kB from client 1: many recv results, and sends that do not all fit at once."""
+
+
 def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -> Verdict:
     """``serve_with_threads(listener, n)``: echo ``n`` clients at once; return their transcripts.
 
     Client 1 connects first and says nothing until clients 2 and 3 got their
-    echoes: a server that serves one client at a time never answers them.
+    echoes: a server that serves one client at a time never answers them. Then
+    client 1 sends 200 kB: ``send`` instead of
+    ``sendall`` loses bytes, ``=`` instead of ``+=`` keeps only the last piece.
     """
 
     def check() -> None:
-        with tcp_listener(timeout=3.0) as listener:
+        with ShortSendListener() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            listener.settimeout(3.0)
             address = listener.getsockname()
-            clients = [socket.create_connection(address, timeout=3.0) for _ in range(3)]
+            clients = [connect_small(address) for _ in range(3)]
             # a copy of the list at the moment it is returned: threads still
             # filling it after the return would hide a missing join
-            server = Background(lambda: snapshot(serve_with_threads(listener, 3)))
-            try:
-                server.thread.join(0.2)
-                if server.error is not None:  # a stub, or a crash at once
-                    raise server.error
-                outcome = conversation(clients)
-            finally:
-                for client in clients:
-                    client.close()
-            server.thread.join(3.0)
+            with watch_leaks() as leaks:
+                server = Background(lambda: snapshot(serve_with_threads(listener, 3)))
+                try:
+                    server.thread.join(0.2)
+                    if server.error is not None:  # a stub, or a crash at once
+                        raise server.error
+                    outcome, (echoed, sent_all) = conversation(clients)
+                finally:
+                    for client in clients:
+                        client.close()
+                server.thread.join(3.0)
         if server.thread.is_alive():
             raise CheckFailed(
                 "serve_with_threads did not return after every client had closed",
@@ -101,11 +162,6 @@ def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -
                 "join every thread, then return.",
             )
         transcripts = server.result()
-        if outcome == "no echo":
-            raise CheckFailed(
-                "client 1 got no echo of its message",
-                hint="send back (sendall) everything recv returns, until it returns b''.",
-            )
         if outcome == "late":
             raise CheckFailed(
                 "clients 2 and 3 got no echo while client 1 was silent",
@@ -114,15 +170,72 @@ def check_1_2(serve_with_threads: Callable[[socket.socket, int], list[bytes]]) -
                 hint="start a threading.Thread per accepted connection, and only join them "
                 "after accepting all n clients.",
             )
-        expect_equal(
-            "the transcripts (what each client sent, in accept order)",
-            transcripts,
-            [b"one, and bye", b"two", b"three"],
+        if echoed == 0:
+            raise CheckFailed(
+                "client 1 got no echo of its message",
+                hint="send back (sendall) everything recv returns, until it returns b''.",
+            )
+        read_all = isinstance(transcripts, list) and transcripts[:1] == [BIG]
+        if echoed != len(BIG) and not (sent_all and read_all):
+            raise CheckFailed(
+                f"client 1's connection was closed after {echoed} of its {len(BIG)} bytes",
+                hint="one recv returns one piece: loop, echoing each piece, until it returns b''.",
+            )
+        if echoed != len(BIG):
+            raise CheckFailed(
+                f"client 1 sent {len(BIG)} bytes and got back only {echoed}",
+                expected=f"{len(BIG)} bytes echoed",
+                got=f"{echoed} bytes",
+                hint="conn.send(data) may send only part of data and returns how much: "
+                "use conn.sendall(data), which sends it all.",
+            )
+        expect_transcripts(transcripts)
+        if leaks:
+            raise CheckFailed(
+                "a connection was never closed",
+                got=leaks.unclosed[0],
+                hint="in each thread, `with conn:` around the echo loop closes it at EOF.",
+            )
+
+    return verdict("1.2", check, time_limit=8.0)
+
+
+def connect_small(address: tuple[str, int]) -> socket.socket:
+    """A client with a small receive buffer, so the server's sends soon find it full."""
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.settimeout(3.0)
+    client.connect(address)
+    return client
+
+
+def expect_transcripts(transcripts: object) -> None:
+    """The transcripts are [BIG, b"two", b"three"]; say which is wrong, briefly."""
+    expected = [BIG, b"two", b"three"]
+    if transcripts == expected:
+        return
+    if not isinstance(transcripts, list) or len(transcripts) != 3:
+        got = repr(transcripts) if len(repr(transcripts)) < 200 else repr(transcripts)[:200] + "…"
+        raise CheckFailed(
+            "the transcripts should be a list of 3 bytes objects, one per client",
+            got=got,
             hint="keep one transcript per client, filled by its thread; join every thread "
             "before returning, so each transcript is complete.",
         )
-
-    return verdict("1.2", check, time_limit=8.0)
+    sizes = [len(t) if isinstance(t, (bytes, bytearray)) else repr(t) for t in transcripts]
+    hint = (
+        "keep one transcript per client, filled by its thread; join every thread "
+        "before returning, so each transcript is complete."
+    )
+    first = transcripts[0]
+    if isinstance(first, (bytes, bytearray)) and 0 < len(first) < len(BIG) and BIG.endswith(first):
+        hint = "add each piece to the transcript (transcript += data): `=` keeps the last recv."
+    raise CheckFailed(
+        "the transcripts (what each client sent, in accept order) are not right",
+        expected=f"sizes {[len(t) for t in expected]}: {len(BIG)} bytes, b'two', b'three'",
+        got=f"sizes {sizes}",
+        hint=hint,
+    )
 
 
 def snapshot(result: object) -> object:
@@ -130,8 +243,8 @@ def snapshot(result: object) -> object:
     return list(result) if isinstance(result, list) else result
 
 
-def conversation(clients: list[socket.socket]) -> str:
-    """Clients 2 and 3 talk first, client 1 last: "ok", "late" (2 or 3 waited) or "no echo"."""
+def conversation(clients: list[socket.socket]) -> tuple[str, tuple[int, bool]]:
+    """Clients 2 and 3 talk first, client 1 last: "ok" or "late", and ``slow_echo``'s result."""
     first, *others = clients
     outcome = "ok"
     for client, message in zip(others, (b"two", b"three"), strict=True):
@@ -141,14 +254,10 @@ def conversation(clients: list[socket.socket]) -> str:
             recv_exactly(client, len(message))
         except TimeoutError:
             outcome = "late"
-        client.shutdown(socket.SHUT_WR)  # EOF: this client is done
-    first.sendall(b"one, and bye")
-    try:
-        recv_exactly(first, len(b"one, and bye"))
-    except (TimeoutError, ConnectionError):
-        return "no echo"
-    first.shutdown(socket.SHUT_WR)
-    return outcome
+        except ConnectionError:
+            pass
+        shut(client, socket.SHUT_WR)  # EOF: this client is done
+    return outcome, echo_of(first, BIG)
 
 
 def check_1_3(upper_once: Callable[..., bytes]) -> Verdict:
@@ -156,7 +265,14 @@ def check_1_3(upper_once: Callable[..., bytes]) -> Verdict:
     answer one datagram in upper case, return it; close the socket on every path."""
 
     def check() -> None:
-        first = reply_round(upper_once)
+        with watch_leaks() as leaks:
+            first = reply_round(upper_once)
+        if leaks:
+            raise CheckFailed(
+                "after answering, upper_once left its socket open",
+                got=leaks.unclosed[0],
+                hint="use `with socket.socket(...) as sock:`, which closes it on every path.",
+            )
         host, port = first
         if host != "127.0.0.1":
             raise CheckFailed(
@@ -177,7 +293,8 @@ def check_1_3(upper_once: Callable[..., bytes]) -> Verdict:
                         hint="bind port 0 and pass sock.getsockname() to ready().",
                     ) from None
                 raise
-        expect_leak_free(upper_once)
+        with watch_leaks():  # closes what a leaky answer left, after it is reported
+            expect_leak_free(upper_once)
 
     return verdict("1.3", check, time_limit=8.0)
 

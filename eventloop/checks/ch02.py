@@ -14,12 +14,14 @@ import errno
 import select
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from eventloop.blocking import Background, udp_socket
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
+from eventloop.checks.probes import spy_on, watch_leaks, watch_wall_clocks
 
 EAGAIN_HINT = (
     "BlockingIOError (EAGAIN) means 'nothing now, try later': catch it, never treat it "
@@ -44,6 +46,13 @@ def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> Verdic
                 client.sendto(message, sock.getsockname())
             select.select([sock], [], [], 2.0)
             got = drain_once(drain_datagrams, sock)
+            if isinstance(got, list) and got and all(isinstance(g, tuple) for g in got):
+                raise CheckFailed(
+                    "drain_datagrams returned (data, address) pairs",
+                    expected="[b'one', b'two', b'three']",
+                    got=repr(got)[:120],
+                    hint="recvfrom returns (data, address): keep only the data, or use recv.",
+                )
             expect_equal(
                 "the datagrams read from a socket holding three",
                 got,
@@ -51,7 +60,7 @@ def check_2_1(drain_datagrams: Callable[[socket.socket], list[bytes]]) -> Verdic
                 hint="keep calling recvfrom (or recv) in a loop until it raises BlockingIOError.",
             )
 
-    return verdict("2.1", check, time_limit=5.0)
+    return verdict("2.1", check, time_limit=3.0)
 
 
 def drain_once(drain_datagrams: Callable[[socket.socket], list[bytes]], sock: socket.socket) -> Any:
@@ -117,7 +126,8 @@ def expect_status(
 ) -> None:
     """Run ``connect_status`` once and compare with ``expected``, naming errnos."""
     try:
-        got = connect_status(address, 0.3)
+        with watch_leaks() as leaks:
+            got = connect_status(address, 0.3)
     except BlockingIOError as error:
         raise CheckFailed(
             f"connecting to {where}: connect() raised {errno_name(error.errno)}",
@@ -139,6 +149,18 @@ def expect_status(
             hint="make the socket non-blocking before connecting, and report the outcome "
             "by returning SO_ERROR instead of raising.",
         ) from None
+    if leaks:
+        raise CheckFailed(
+            f"connecting to {where}: your socket was left open",
+            got=leaks.unclosed[0],
+            hint="open it with `with socket.socket(...) as sock:`: it is closed on every "
+            "return path.",
+        )
+    if got == errno.EINPROGRESS:
+        hint = (
+            "EINPROGRESS from connect_ex means 'still going': wait for writability with "
+            "select.select([], [sock], [], timeout), then read SO_ERROR."
+        )
     if got != expected:
         raise CheckFailed(
             f"connecting to {where}: wrong status",
@@ -187,7 +209,11 @@ def check_2_3(poll_echo: Callable[[Any, float, float], int]) -> Verdict:
             messages = [b"one", b"two", b"three"]
             with Background(send_slowly, client, server.getsockname(), messages) as talk:
                 began = time.monotonic()
-                echoed = call_without_eagain(poll_echo, counted, 0.4, 0.01)
+                with (
+                    watch_wall_clocks(poll_echo) as wall_clocks,
+                    spy_on(time, "sleep", poll_echo) as sleeps,
+                ):
+                    echoed = call_without_eagain(poll_echo, counted, 0.4, 0.01)
                 took = time.monotonic() - began
             replies = talk.result()
         if took < 0.35:
@@ -196,6 +222,29 @@ def check_2_3(poll_echo: Callable[[Any, float, float], int]) -> Verdict:
                 expected="about 0.4 s",
                 got=f"{took:.2f} s",
                 hint="loop until time.monotonic() reaches the deadline, whatever happens.",
+            )
+        if took > 0.8:
+            raise CheckFailed(
+                "poll_echo went on long after its duration was over",
+                expected="about 0.4 s",
+                got=f"{took:.2f} s",
+                hint="rest for `pause` seconds, not longer, and check the deadline every time "
+                "round the loop.",
+            )
+        mine = threading.get_ident()
+        naps = [call.args[0] for call in sleeps if call.thread == mine and call.args]
+        if naps and max(naps) > 0.1:
+            raise CheckFailed(
+                f"poll_echo slept {max(naps):g} s at a time, with pause=0.01",
+                expected="naps of `pause` seconds",
+                got=f"a nap of {max(naps):g} s: datagrams wait that long for their echo",
+                hint="sleep for `pause`, the argument, not a fixed longer time.",
+            )
+        if wall_clocks:
+            raise CheckFailed(
+                f"poll_echo measures its duration with the wall clock ({wall_clocks[0]})",
+                hint="the wall clock jumps when the computer's clock is adjusted (PITFALL 19): "
+                "use time.monotonic() for deadlines.",
             )
         expect_equal(
             "the replies the client got",

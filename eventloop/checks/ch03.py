@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from eventloop.checks import (
     time_limit_of,
     verdict,
 )
+from eventloop.checks.probes import measure, spy_on, watch_leaks
 
 
 def udp_socket() -> socket.socket:
@@ -43,10 +45,33 @@ def check_3_1(
 
 def run_3_1(wait_readable: Callable[[socket.socket, float], bool]) -> None:
     with udp_socket() as server, udp_socket() as client:
-        began = time.monotonic()
-        quiet = wait_readable(server, 0.2)
-        waited = time.monotonic() - began
-        expect_bool("wait_readable(a socket with nothing to read, 0.2)", quiet, False)
+        with spy_on(select, "select", wait_readable) as selects, measure() as took:
+            quiet = wait_readable(server, 0.2)
+        waited = took.wall
+        if any(server in call.args[1] for call in selects if len(call.args) > 1):
+            raise CheckFailed(
+                "wait_readable put the socket in select's write list",
+                expected="select.select([sock], [], [], timeout)",
+                got=f"{len(selects)} select call(s), the socket in the second list",
+                hint="a socket is nearly always writable, so select returns at once: the "
+                "first list is for reading, the second for writing.",
+            )
+        if len(selects) > 20 or took.busy():
+            raise CheckFailed(
+                f"wait_readable polled: {len(selects)} select calls in one 0.2 s wait, "
+                f"{took.cpu:.2f} s of CPU",
+                expected="one select call that sleeps until data or the timeout",
+                got=f"{len(selects)} calls",
+                hint="select(..., 0) in a loop burns a CPU core: pass the timeout to "
+                "select.select(rlist, wlist, xlist, timeout) and let it sleep.",
+            )
+        expect_bool(
+            "wait_readable(a socket with nothing to read, 0.2)",
+            quiet,
+            False,
+            hint="when the timeout passes with nothing ready, select returns empty lists: "
+            "then return False",
+        )
         if waited < 0.1:
             raise CheckFailed(
                 f"with nothing to read, wait_readable returned after {waited:.3f} s",
@@ -56,7 +81,11 @@ def run_3_1(wait_readable: Callable[[socket.socket, float], bool]) -> None:
             )
         client.sendto(b"ping", server.getsockname())
         expect_bool(
-            "wait_readable(a socket with a datagram waiting, 1.0)", wait_readable(server, 1.0), True
+            "wait_readable(a socket with a datagram waiting, 1.0)",
+            wait_readable(server, 1.0),
+            True,
+            hint="with a datagram waiting, select lists the socket in its first list: "
+            "return True then",
         )
         try:
             data = server.recv(100)
@@ -94,12 +123,14 @@ def expect_bool(what: str, got: object, expected: bool, hint: str | None = None)
 # --- 3.2 -----------------------------------------------------------------------------------------
 
 
-def check_3_2(echo_n: Callable[[list[socket.socket], int], None], time_limit: float = 5) -> Verdict:
+def check_3_2(
+    echo_n: Callable[[list[socket.socket], int], object], time_limit: float = 5
+) -> Verdict:
     """``echo_n`` echoes exactly ``n`` datagrams, whichever sockets they arrive on, then returns."""
     return verdict("3.2", lambda: run_3_2(echo_n), time_limit=time_limit)
 
 
-def run_3_2(echo_n: Callable[[list[socket.socket], int], None]) -> None:
+def run_3_2(echo_n: Callable[[list[socket.socket], int], object]) -> None:
     servers = [udp_socket() for _ in range(3)]
     try:
         with udp_socket() as client:
@@ -107,13 +138,18 @@ def run_3_2(echo_n: Callable[[list[socket.socket], int], None]) -> None:
             plan = [(0, b"a1"), (1, b"b1"), (2, b"c1"), (1, b"b2"), (2, b"c2")]
             for index, message in plan:
                 client.sendto(message, servers[index].getsockname())
-            result = echo_n(servers, 4)
-            expect_equal("echo_n's return value", result, None)
+            echo_n(servers, 4)  # any return value: the exercise asks for none
             replies = receive_datagrams(client)
             left = [data for server in servers for data in receive_datagrams(server)]
+            expect_counts(plan, replies, left)
+            expect_resting(echo_n, servers, client)
     finally:
         for server in servers:
             server.close()
+
+
+def expect_counts(plan: list[tuple[int, bytes]], replies: list[bytes], left: list[bytes]) -> None:
+    """Four echoes, unchanged, and the fifth datagram left waiting."""
     everything = sorted(message for _, message in plan)
     expect_equal(
         "the echoes and the datagrams left unanswered, together (sorted)",
@@ -135,6 +171,43 @@ def run_3_2(echo_n: Callable[[list[socket.socket], int], None]) -> None:
         hint="count each echo and stop as soon as the count reaches n, even in the middle of "
         "the ready list; pass every socket to select",
     )
+
+
+def expect_resting(
+    echo_n: Callable[[list[socket.socket], int], object],
+    servers: list[socket.socket],
+    client: socket.socket,
+) -> None:
+    """``echo_n(servers, 1)`` while the datagram comes only 0.25 s later: it must sleep."""
+
+    def later() -> None:
+        time.sleep(0.25)
+        client.sendto(b"late", servers[0].getsockname())
+
+    for server in servers:
+        server.setblocking(False)  # as they were before receive_datagrams gave them a timeout
+    sender = threading.Thread(target=later)
+    sender.start()
+    try:
+        with spy_on(select, "select", echo_n) as selects, measure() as took:
+            echo_n(servers, 1)
+    finally:
+        sender.join()
+    expect_equal(
+        "the echo of a datagram that came 0.25 s after echo_n(sockets, 1) started",
+        receive_datagrams(client),
+        [b"late"],
+        hint="wait for a datagram with select; do not give up when nothing is ready yet",
+    )
+    if took.busy(0.3) or len(selects) > 50:
+        raise CheckFailed(
+            f"while waiting 0.25 s for the next datagram, echo_n used {took.cpu:.2f} s of CPU "
+            f"in {took.wall:.2f} s ({len(selects)} select calls): it polls",
+            expected="echo_n asleep in select while nothing arrives",
+            got="a busy loop",
+            hint="recvfrom in a loop, or select(..., 0), burns a CPU core: let "
+            "select.select(sockets, [], [], timeout) sleep until a socket is readable.",
+        )
 
 
 # --- 3.3 -----------------------------------------------------------------------------------------
@@ -167,7 +240,12 @@ def run_3_3(tcp_echo: Callable[[socket.socket, int], None]) -> None:
         raise
     if errors:
         raise CheckFailed(f"a client failed: {errors[0]!r}", hint="echo what each client sends")
-    expect_equal("what the two clients got back", results, [b"first", b"second"])
+    expect_equal(
+        "what the two clients got back",
+        results,
+        [b"first", b"second"],
+        hint="send back exactly what recv returned, unchanged, with sendall",
+    )
 
 
 def serve_two_clients(
@@ -189,10 +267,17 @@ def serve_two_clients(
     with socket.create_server(("127.0.0.1", 0)) as listener:
         thread = threading.Thread(target=clients, args=(listener.getsockname(),), daemon=True)
         thread.start()
-        try:
-            tcp_echo(listener, 2)
-        finally:
-            thread.join(3)
+        with watch_leaks() as leaks:
+            try:
+                tcp_echo(listener, 2)
+            finally:
+                thread.join(3)
+    if leaks:
+        raise CheckFailed(
+            "a client's connection was never closed",
+            got=leaks.unclosed[0],
+            hint="when recv returns b'', remove the socket from the watched list, then close it",
+        )
 
 
 def try_tcp_echo(tcp_echo: Callable[[socket.socket, int], None]) -> None:

@@ -58,6 +58,21 @@ def check_4_1(cls: type, time_limit: float = 5) -> Verdict:
     return verdict("4.1", lambda: run_4_1(cls), time_limit=time_limit)
 
 
+def expect_guarded(cls: type, *args: object) -> None:
+    """A spurious readiness (PITFALL 22): ``handle_receive`` with nothing to read must return."""
+    with make_server(cls, *args) as server:
+        try:
+            server.handle_receive()
+        except BlockingIOError:
+            raise CheckFailed(
+                "handle_receive raised BlockingIOError when the loop called it with nothing "
+                "to read",
+                expected="it returns quietly: readiness is a hint, not a promise",
+                hint="wrap recvfrom in try/except BlockingIOError and return: select may "
+                "report a socket readable and recv still find nothing (PITFALL 22)",
+            ) from None
+
+
 def run_4_1(cls: type) -> None:
     replies = replies_to(cls, [b"hello world"])
     if replies == [b"H"]:
@@ -78,7 +93,9 @@ def run_4_1(cls: type) -> None:
         "the replies to b'abc' and b'Event Loop'",
         replies_to(cls, [b"abc", b"Event Loop"]),
         [b"ABC", b"EVENT LOOP"],
+        hint="reply to each datagram, to the address recvfrom returned with it",
     )
+    expect_guarded(cls)
 
 
 # --- 4.2 -------------------------------------------------------------------------------------
@@ -101,7 +118,8 @@ def run_4_2(cls: type) -> None:
             "the loop never stopped: it ran until its 1 s deadline",
             expected="event_loop(...) returns 'stopped'",
             got=repr(reason),
-            hint="after the limit-th echo, `raise StopLoop` (from eventloop import StopLoop)",
+            hint="after the limit-th echo, `raise StopLoop` (from eventloop import StopLoop); "
+            "count with += (self.requests, kept by UDPEchoServer, already does)",
         )
     expect_equal("why event_loop stopped", reason, "stopped")
     expect_equal(
@@ -129,6 +147,16 @@ def run_4_3(cls: type) -> None:
     )
     long = b"word " * 3000  # 15000 bytes: more than the post's 8192-byte buffer
     got = replies_to(cls, [long])
+    counted = got[0] if len(got) == 1 and got[0].isdigit() else b""
+    if counted and int(counted) > 3000:
+        raise CheckFailed(
+            f"3000 words were counted as {int(counted)}: too many",
+            expected=repr([b"3000"]),
+            got=repr(got),
+            hint="data.split() with no argument splits on any run of whitespace and drops "
+            "empty pieces; split(b' ') also counts the empty piece after the last space, "
+            "and len(data) counts bytes",
+        )
     if got != [b"3000"]:
         raise CheckFailed(
             "a 15000-byte datagram was counted short: it was cut when it was read",
@@ -137,3 +165,4 @@ def run_4_3(cls: type) -> None:
             hint="a UDP datagram can carry up to 65507 bytes: recvfrom(65535) "
             "(eventloop.udp.MAX_DATAGRAM) never truncates",
         )
+    expect_guarded(cls)

@@ -58,7 +58,7 @@ def expect_split(
             f"{name}(bytearray({given!r})) returned the wrong frames",
             expected=repr(frames),
             got=repr(got),
-            hint="only complete frames; an incomplete one stays in the buffer for later",
+            hint=diagnose(name, given, frames, got),
         )
     if bytes(buffer) != rest:
         hint = "remove what you returned from the buffer, e.g. del buffer[: end + 1]"
@@ -70,6 +70,29 @@ def expect_split(
             got=repr(bytes(buffer)),
             hint=hint,
         )
+
+
+def diagnose(name: str, given: bytes, frames: list[bytes], got: list[bytes]) -> str:
+    """The hint for wrong frames: name the mistake when it can be recognised."""
+    if name == "parse_messages" and len(given) >= 4 and frames and not got:
+        (little,) = struct.unpack("<I", given[:4])
+        if little > len(given) - 4:
+            return (
+                f"the length prefix is big-endian ('network order'): {given[:4]!r} is "
+                f"{struct.unpack('!I', given[:4])[0]}; read little-endian it is {little}, so "
+                "the message never looks complete. Use struct.unpack('!I', buffer[:4])"
+            )
+    if (
+        name == "parse_messages"
+        and got
+        and all(len(g) >= 4 and g[:4] == struct.pack("!I", len(g) - 4) for g in got)
+    ):
+        return "return the message without its 4-byte length prefix: buffer[4 : 4 + size]"
+    if got and len(got) < len(frames) and got == frames[: len(got)]:
+        return "a buffer can hold several complete frames: loop (while), not if, until none is left"
+    if got and all(g.endswith(b"\n") for g in got):
+        return "return each line without its b'\\n'"
+    return "only complete frames; an incomplete one stays in the buffer for later"
 
 
 # --- 6.1 -----------------------------------------------------------------------------------------
@@ -179,7 +202,12 @@ def run_6_3(cls: type) -> None:
             f"{getattr(cls, '__name__', cls)!r} is not a TCPConnection class",
             hint="keep `class Shouter(TCPConnection):` and fix its data_received",
         )
-    expect_equal("the reply to b'hello\\n' in one piece", deliver(cls, [b"hello\n"]), b"HELLO!\n")
+    expect_equal(
+        "the reply to b'hello\\n' in one piece",
+        deliver(cls, [b"hello\n"]),
+        b"HELLO!\n",
+        hint="each reply is the line in upper case plus b'!\\n' (the line without its b'\\n')",
+    )
     got = deliver(cls, [b"one\ntwo\n"])
     if got != b"ONE!\nTWO!\n":
         raise CheckFailed(

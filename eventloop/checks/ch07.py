@@ -5,16 +5,18 @@
 * 7.3 ``Reminders``: a timer queue on ``time.time()`` (PITFALL 19), fixed.
 
 7.2 runs on ``PretendClockLoop``, a ``Loop`` whose clock only moves when it
-"waits", so the check sees exact deadlines and never sleeps.
+"waits", so the check sees exact deadlines and never sleeps. 7.3 runs on a
+``ClockMover``: ``time.monotonic`` moves only when the check says so, while the
+wall clocks stand still or jump an hour, so an answer on a wall clock gives the
+wrong result (and the check never sleeps either).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from unittest import mock
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
+from eventloop.checks.probes import ClockMover
 from eventloop.handlers import EventHandler
 from eventloop.timers import Loop
 
@@ -45,10 +47,15 @@ def run_7_1(next_timeout: Callable[[list[float], float], float | None]) -> None:
         got = next_timeout(given, now)
         if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
             hint = "subtract now from the earliest deadline, and never return a negative timeout"
-            if isinstance(got, (int, float)) and abs(got - min(deadlines)) < 1e-9:
-                hint = "that is a deadline (a moment), not a timeout (a duration): subtract now"
-            elif isinstance(got, (int, float)) and got < 0:
+            number = isinstance(got, (int, float))
+            if got is None and expected == 0.0:
+                hint = "0 is a timeout too (do not wait at all): `x or None` turns it into None"
+            elif number and got < 0:
                 hint = "select rejects a negative timeout: a deadline already past means 0"
+            elif deadlines[0] != min(deadlines) and number and got == max(0, deadlines[0] - now):
+                hint = "the list is not sorted: the earliest deadline is min(deadlines)"
+            elif number and abs(got - min(deadlines)) < 1e-9:
+                hint = "that is a deadline (a moment), not a timeout (a duration): subtract now"
             raise CheckFailed(
                 f"next_timeout({deadlines}, now={now}) is wrong ({why})",
                 expected=repr(expected),
@@ -91,14 +98,22 @@ def run_7_2(every: Callable[[Loop, float, Callable[[], object]], object]) -> Non
     start = loop.now
     runs: list[float] = []
 
-    def slow_task() -> Verdict:
+    def slow_task() -> bool | None:
         runs.append(round(loop.now - start, 9))
         loop.now += 0.3  # each run takes 0.3 s of the 1 s interval
-        return len(runs) < 4
+        return False if len(runs) >= 4 else None  # None, like a function with no return
 
     every(loop, 1.0, slow_task)
     reason = loop.run(max_iterations=20)
     expected = [1.0, 2.0, 3.0, 4.0]
+    if runs == [1.0]:
+        raise CheckFailed(
+            "the task stopped after its first run, which returned None",
+            expected=f"runs at {expected}: only False stops the task",
+            got=f"runs at {runs}",
+            hint="a callback with no return statement returns None: `if callback():` treats "
+            "None as False. Stop only when `callback() is False`",
+        )
     if len(runs) > 1 and runs[1] - runs[0] > 1.0 + 1e-9:
         raise CheckFailed(
             "the runs drift: each one is later than start + k × interval",
@@ -129,10 +144,21 @@ def check_7_3(reminders_class: type) -> Verdict:
 
 
 def run_7_3(reminders_class: type) -> None:
-    real_time = time.time
-    ran: list[str] = []
+    clock = ClockMover(reminders_class)
+    with clock.installed():
+        reminders_on_time(reminders_class, clock)
+        reminders_in_order(reminders_class, clock)
 
-    # 1. Never early.
+
+WALL_CLOCK_HINT = (
+    "time.time(), time.time_ns() and datetime.now() read the wall clock, which jumps when the "
+    "clock is adjusted (PITFALL 19): use time.monotonic() in call_later and in run_due"
+)
+
+
+def reminders_on_time(reminders_class: type, clock: ClockMover) -> None:
+    """Never early; on time by the monotonic clock, whatever the wall clock does."""
+    ran: list[str] = []
     reminders = reminders_class()
     reminders.call_later(0.05, lambda: ran.append("soon"))
     reminders.run_due()
@@ -144,34 +170,72 @@ def run_7_3(reminders_class: type) -> None:
             hint="run only reminders whose deadline <= now, with deadline and now taken from "
             "the same clock in call_later and run_due",
         )
-
-    # 2. The wall clock is set back an hour: a reminder due in 50 ms must still run.
+    clock.advance(0.06)  # time.monotonic moves on 60 ms; the wall clock stands still
+    reminders.run_due()
+    if ran != ["soon"]:
+        raise CheckFailed(
+            "60 ms later by time.monotonic (the wall clock not moving), a 50 ms reminder had "
+            "not run",
+            expected="['soon']",
+            got=repr(ran),
+            hint=WALL_CLOCK_HINT,
+        )
+    ran.clear()
     reminders = reminders_class()
     reminders.call_later(0.05, lambda: ran.append("on time"))
-    with mock.patch("time.time", lambda: real_time() - 3600):
-        deadline = time.monotonic() + 1.0
-        while not ran and time.monotonic() < deadline:
-            reminders.run_due()
-            time.sleep(0.01)
+    clock.wall_jump = -3600.0  # someone sets the wall clock back an hour
+    clock.advance(0.06)
+    reminders.run_due()
     if ran != ["on time"]:
         raise CheckFailed(
-            "after the wall clock was set back one hour, a 50 ms reminder did not run for 1 s",
+            "after the wall clock was set back one hour, a 50 ms reminder did not run",
             expected="['on time']",
             got=repr(ran),
-            hint="time.time() is the wall clock: it jumps when the clock is adjusted. Which "
-            "clock in the time module never goes backwards? (PITFALL 19)",
+            hint=WALL_CLOCK_HINT,
         )
-
-    # 3. The wall clock is set forward an hour: a reminder due in 10 s must not run now.
     ran.clear()
     reminders = reminders_class()
     reminders.call_later(10.0, lambda: ran.append("far too early"))
-    with mock.patch("time.time", lambda: real_time() + 3600):
-        reminders.run_due()
+    clock.wall_jump = 3600.0  # and now forward an hour
+    clock.advance(0.01)
+    reminders.run_due()
     if ran:
         raise CheckFailed(
             "after the wall clock was set forward one hour, a 10 s reminder ran at once",
             expected="[]",
             got=repr(ran),
-            hint="use the same monotonic clock in call_later and in run_due",
+            hint=WALL_CLOCK_HINT,
         )
+    clock.wall_jump = 0.0
+
+
+def reminders_in_order(reminders_class: type, clock: ClockMover) -> None:
+    """Four reminders due by the same ``run_due``, added out of order, two pairs with equal
+    deadlines: all run, earliest deadline first, ties in the order they were added."""
+    ran: list[str] = []
+    reminders = reminders_class()
+    try:
+        for delay, name in [(0.03, "a"), (0.01, "b"), (0.03, "c"), (0.01, "d")]:
+            reminders.call_later(delay, lambda name=name: ran.append(name))
+        clock.advance(0.05)
+        reminders.run_due()
+    except TypeError as error:
+        raise CheckFailed(
+            f"two reminders with the same deadline: TypeError: {error}",
+            hint="the heap compared the callbacks because the sequence numbers were equal: "
+            "give each entry its own number (self.count += 1 after each push)",
+        ) from None
+    if len(ran) == 1:
+        raise CheckFailed(
+            "four reminders were due, one run_due ran only one of them",
+            expected="['b', 'd', 'a', 'c']",
+            got=repr(ran),
+            hint="loop (while) as long as the earliest deadline is due, not if",
+        )
+    expect_equal(
+        "the reminders run by one run_due (added a +30, b +10, c +30, d +10 ms)",
+        ran,
+        ["b", "d", "a", "c"],
+        hint="push with heapq.heappush and take with heapq.heappop while the first entry is "
+        "due; equal deadlines run in the order they were added",
+    )

@@ -12,12 +12,14 @@ with a deadline, and joins or shuts down every thread it starts.
 from __future__ import annotations
 
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
+from eventloop.checks.probes import measure
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
 from eventloop.threads import Loop
@@ -34,34 +36,55 @@ def check_8_1(answer_later: Callable[..., object]) -> Verdict:
 def run_8_1(answer_later: Callable[..., object]) -> None:
     loop_thread = threading.get_ident()
     events: list[str] = []
-    threads: list[int] = []
+    reply_threads: list[int] = []
+    square_threads: list[int] = []
 
     def slow_square(n: int) -> int:
+        square_threads.append(threading.get_ident())
         time.sleep(0.2)  # a blocking call
         return n * n
 
     def reply(result: object) -> None:
         events.append(f"reply {result!r}")
-        threads.append(threading.get_ident())
+        reply_threads.append(threading.get_ident())
 
-    with Loop() as loop:
+    with Loop() as loop, UDPServer() as quiet:
+        # A socket nobody writes to keeps the loop running until the reply comes, even
+        # when the answer uses its own thread, which the loop does not know about.
+        loop.add(quiet)
         loop.call_later(0.05, events.append, "timer at 50 ms")
-        answer_later(loop, slow_square, 7, reply)
-        loop.run(duration=2, until=lambda: len(events) == 2)
-    if events == ["reply 49", "timer at 50 ms"]:
+        with measure() as call:
+            answer_later(loop, slow_square, 7, reply)
+        loop.run(duration=2, until=lambda: len(events) >= 2)
+    for thread in threading.enumerate():  # the answer's own threads, if any (pool's are shut)
+        if thread.ident in square_threads and thread is not threading.current_thread():
+            thread.join(2)
+    if call.wall > 0.1 or square_threads[:1] == [loop_thread]:
         raise CheckFailed(
-            "the loop was blocked: a 50 ms timer ran only after the 200 ms computation",
+            "slow_square ran in the loop's thread: the loop could do nothing else for 0.2 s",
             expected=repr(["timer at 50 ms", "reply 49"]),
             got=repr(events),
-            hint="do not call slow_square in the loop's thread: "
-            "loop.run_in_executor(slow_square, n, callback=...)",
+            hint="do not call slow_square (or wait for its result) in the loop's thread: "
+            "loop.run_in_executor(slow_square, n, callback=...) runs it in a worker",
+        )
+    if any(event.startswith("reply <Future") for event in events):
+        raise CheckFailed(
+            "reply was given the Future, not the square",
+            got=repr(events),
+            hint="run_in_executor's callback gets the finished future: "
+            "callback=lambda future: reply(future.result())",
+        )
+    if not any(event.startswith("reply") for event in events):
+        raise CheckFailed(
+            "reply was never called (the loop waited 2 s)",
+            got=repr(events),
+            hint="give run_in_executor a callback that calls reply(...) with the result",
         )
     expect_equal(
         "what happened, in order", events, ["timer at 50 ms", "reply 49"],
-        hint="reply(result) once, with slow_square(n)'s result; the callback of "
-        "run_in_executor gets a future: use future.result()",
+        hint="call reply exactly once, with slow_square(n)'s result",
     )  # fmt: skip
-    if threads != [loop_thread]:
+    if reply_threads != [loop_thread]:
         raise CheckFailed(
             "reply ran in another thread, not in the loop's thread",
             hint="let the loop call reply: run_in_executor's callback runs in the loop's thread",
@@ -76,9 +99,72 @@ def check_8_2(mailbox_class: type) -> Verdict:
     return verdict("8.2", lambda: run_8_2(mailbox_class), time_limit=10)
 
 
+class WakeUpOrder:
+    """Stands in for a mailbox's ``writer``: at each wake-up byte, is the item queued yet?
+
+    A byte written before the item is queued lets the loop wake, find the queue
+    empty, and go back to sleep with the item left inside until the next post.
+    """
+
+    def __init__(self, mailbox: Any) -> None:
+        self.mailbox = mailbox
+        self.writer = mailbox.writer
+        self.posting: object = None
+        self.too_early = 0
+
+    def wrote(self) -> None:
+        queue = getattr(self.mailbox, "queue", None)
+        if self.posting is not None and queue is not None and self.posting not in queue:
+            self.too_early += 1
+
+    def send(self, data: bytes, *args: Any) -> int:
+        self.wrote()
+        return self.writer.send(data, *args)
+
+    def sendall(self, data: bytes, *args: Any) -> None:
+        self.wrote()
+        self.writer.sendall(data, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.writer, name)
+
+
+def expect_queued_before_waking(mailbox: Any) -> None:
+    """Post three items through ``WakeUpOrder``; then restore the real writer."""
+    if not isinstance(getattr(mailbox, "writer", None), socket.socket):
+        return
+    order = WakeUpOrder(mailbox)
+    mailbox.writer = order
+    try:
+        for item in ("first", "second", "third"):
+            order.posting = item
+            mailbox.post(item)
+    finally:
+        mailbox.writer = order.writer
+    if order.too_early:
+        raise CheckFailed(
+            "post wrote the wake-up byte before it queued the item",
+            expected="the item in the queue first, then the byte",
+            got=f"{order.too_early} of 3 wake-ups sent with the item not queued yet",
+            hint="the loop may wake at once, find the queue empty and sleep again with your "
+            "item inside: append to the queue first, then write the byte",
+        )
+
+
 def run_8_2(mailbox_class: type) -> None:
     mailbox = mailbox_class()
     try:
+        expect_queued_before_waking(mailbox)
+        try:
+            event_loop([mailbox], duration=1, until=lambda: len(mailbox.received) >= 3,
+                       on_error="raise")  # fmt: skip
+        except BlockingIOError:
+            raise CheckFailed(
+                "handle_receive let BlockingIOError escape",
+                hint="read the wake-up bytes until recv raises BlockingIOError, and catch it: "
+                "it means 'no more bytes now'",
+            ) from None
+        mailbox.received.clear()
         errors: list[BaseException] = []
 
         def post_many(sender: int) -> None:
@@ -106,7 +192,8 @@ def run_8_2(mailbox_class: type) -> None:
             raise CheckFailed(
                 f"post raised {type(error).__name__}: {error}", hint=hint
             )  # fmt: skip
-        event_loop([mailbox], duration=2, until=lambda: len(mailbox.received) >= 1200)
+        event_loop([mailbox], duration=2, until=lambda: len(mailbox.received) >= 1200,
+                   on_error="raise")  # fmt: skip
         received = list(mailbox.received)
         if sorted(received) != sorted((k, i) for k in range(4) for i in range(300)):
             raise CheckFailed(
@@ -158,18 +245,32 @@ def run_8_3(compute_in_thread: Callable[..., object]) -> None:
     with WaitingLoop(recorder=recorder) as loop, UDPServer() as quiet:
         loop.add(quiet)  # a socket nobody writes to: only a wake-up can end the wait early
 
+        worked_in: list[int] = []
+
         def double(x: int) -> int:
-            loop.asleep.wait(2)  # finish while the loop is asleep in select
+            worked_in.append(threading.get_ident())
+            loop.asleep.wait(1)  # finish while the loop is asleep in select
             return 2 * x
 
         def callback(result: object) -> None:
             results.append((result, threading.get_ident()))
 
         before = set(threading.enumerate())
-        compute_in_thread(loop, double, 21, callback)
+        with measure() as call:
+            compute_in_thread(loop, double, 21, callback)
+        if call.wall > 0.5 or worked_in[:1] == [threading.get_ident()]:
+            for thread in set(threading.enumerate()) - before:
+                thread.join(2)
+            raise CheckFailed(
+                f"compute_in_thread kept its caller (the loop's thread) busy for {call.wall:.1f} s",
+                expected="it starts the thread and returns at once",
+                hint="call fn(arg) in the new thread, and do not join it: the loop must go on "
+                "while the thread works",
+            )
         loop.run(duration=0.5, until=lambda: bool(results))
-        for thread in set(threading.enumerate()) - before:
-            thread.join(2)
+        started = set(threading.enumerate()) - before
+    for thread in started:  # joined once the loop (and any pool of its own) has shut down
+        thread.join(2)
     if not results:
         raise CheckFailed(
             "the callback never ran",

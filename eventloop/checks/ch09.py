@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import selectors
 import socket
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,10 +30,16 @@ class CountingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
     def __init__(self) -> None:
         super().__init__()
         self.calls: Counter[str] = Counter()
+        self.registered_events: list[int] = []
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         self.calls["register"] += 1
+        self.registered_events.append(events)
         return super().register(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self.calls["select"] += 1
+        return super().select(timeout)
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         self.calls["modify"] += 1
@@ -104,7 +112,11 @@ def run_9_1(events_for: Callable[[EventHandler], int]) -> None:
         if got != expected:
             hint = "EVENT_READ is for wants_to_receive, EVENT_WRITE for wants_to_send"
             if receive and send and got in (READ, WRITE):
-                hint = "`a and b` gives only b; to have both bits, use a | b"
+                hint = (
+                    "both bits: EVENT_READ | EVENT_WRITE. `a and b` gives only b, an if/elif "
+                    "chain only one of them, and `events = ...` instead of `events |= ...` "
+                    "keeps only the last"
+                )
             raise CheckFailed(
                 f"wrong mask for a handler that wants to receive: {receive}, to send: {send}",
                 expected=mask_name(expected),
@@ -126,7 +138,8 @@ def try_echo(echo: Callable[[selectors.BaseSelector, socket.socket, int], None])
     except Exception as error:  # the point: show what the buggy loop raises
         print(f"{type(error).__name__}: {error}")
         return
-    print(f"{len(replies)} echoes; the selector saw {dict(selector_calls)}")
+    changes = {name: n for name, n in selector_calls.items() if name != "select"}
+    print(f"{len(replies)} echoes; the selector saw {changes}")
 
 
 def run_echo(
@@ -143,12 +156,20 @@ def run_echo(
         server.setblocking(False)
         client.bind(("127.0.0.1", 0))
         client.settimeout(0.5)
-        for n in range(count):
+        for n in range(count - 1):
             client.sendto(b"message %d" % n, server.getsockname())
+
+        def last_one_later() -> None:  # a gap in which a polling loop spins
+            time.sleep(0.25)
+            client.sendto(b"message %d" % (count - 1), server.getsockname())
+
+        late = threading.Thread(target=last_one_later)
+        late.start()
         try:
             echo(selector, server, count)
         finally:
             still_registered = server in selector.get_map()
+            late.join()
         replies = []
         for _ in range(count):
             try:
@@ -168,6 +189,12 @@ def check_9_2(
 def run_9_2(echo: Callable[[selectors.BaseSelector, socket.socket, int], None]) -> None:
     try:
         replies, calls, still_registered = run_echo(echo, 3)
+    except BlockingIOError:
+        raise CheckFailed(
+            "the selector said ready, and recvfrom found nothing: BlockingIOError",
+            hint="register for selectors.EVENT_READ: a UDP socket is always writable, so "
+            "EVENT_WRITE is ready at once with nothing to read",
+        ) from None
     except KeyError as error:
         if "already registered" not in str(error):
             raise
@@ -193,6 +220,14 @@ def run_9_2(echo: Callable[[selectors.BaseSelector, socket.socket, int], None]) 
         raise CheckFailed(
             "the socket was still registered when echo returned",
             hint="unregister it at the end (in a finally:), so the selector can be reused",
+        )
+    if calls["select"] > 20:
+        raise CheckFailed(
+            f"echo called selector.select {calls['select']} times for 3 datagrams: it polls",
+            expected="a few select calls, each sleeping until a datagram arrives",
+            got=f"{calls['select']} calls while waiting 0.25 s for the third datagram",
+            hint="select(timeout=0) returns at once and the loop spins, burning a CPU core: "
+            "give select a timeout (the time left until your deadline)",
         )
 
 

@@ -192,6 +192,7 @@ class SelectorLoop(threads.Loop):
     # run the due timers. This is the only place that calls handlers and timers.
     def run_once(self, deadline: float | None = None) -> None:
         """One iteration of the loop (see the invariant above)."""
+        scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
         try:
             self.resume_paused()
             self.apply_pending()
@@ -205,7 +206,7 @@ class SelectorLoop(threads.Loop):
                 self.dispatch(handler, "handle_receive")
             for handler in writable:
                 self.dispatch(handler, "handle_send")
-            self.run_due_timers()
+            self.run_due_timers(scheduled_before)
         finally:
             self.iteration += 1
 

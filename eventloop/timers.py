@@ -194,6 +194,7 @@ class Loop:
     # only place that calls handlers and timers.
     def run_once(self, deadline: float | None = None) -> None:
         """One iteration of the loop (see the invariant above)."""
+        scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
         try:
             drop_closed(self.handlers, self.iteration, self.recorder)
             readable, writable = self.wait_for_readiness(self.timeout(deadline))
@@ -201,7 +202,7 @@ class Loop:
                 self.dispatch(handler, "handle_receive")
             for handler in writable:
                 self.dispatch(handler, "handle_send")
-            self.run_due_timers()
+            self.run_due_timers(scheduled_before)
         finally:
             self.iteration += 1
 
@@ -232,12 +233,19 @@ class Loop:
         wake_at = [t for t in (deadline, timer and timer.when) if t is not None]
         return max(0.0, min(wake_at) - self.time())
 
-    def run_due_timers(self) -> None:
-        """Run the timers due now, earliest first; not those scheduled meanwhile."""
+    def run_due_timers(self, scheduled_before: int) -> None:
+        """Run the timers due now, earliest first, among those scheduled before this iteration.
+
+        ``scheduled_before`` is how many timers existed when the iteration began: a timer
+        that this iteration's handlers or timers scheduled (its sequence is at least that)
+        waits for the next iteration, even with a delay of 0.
+        """
         if not self._timers:
             return  # the common case on a busy server: no need even to read the clock
-        now, newest = self.time(), self._scheduled
-        while (timer := self.next_timer()) and timer.when <= now and timer.sequence < newest:
+        now = self.time()
+        while (
+            (timer := self.next_timer()) and timer.when <= now and timer.sequence < scheduled_before
+        ):
             heapq.heappop(self._timers)
             name = callback_name(timer.callback)
             call = partial(timer.callback, *timer.args)

@@ -67,11 +67,12 @@ def test_without_the_waker_a_result_from_a_thread_waits_for_the_timeout():
         thread = from_thread(
             lambda: loop.waiting.wait(2) and loop.call_soon(ran.append, "late")
         )
-        loop.run(duration=0.3, until=lambda: bool(ran))
+        loop.call_later(0.3, lambda: None)  # the only thing that ends the first wait
+        loop.run(duration=5, until=lambda: bool(ran))
         thread.join(2)
         first_wait = recorder.selects()[0]
         assert first_wait.ready_read == ()  # it woke up because its timeout expired
-        assert ran == ["late"]
+        assert ran == ["late"]  # ... and only then found the callback
 
 
 def test_call_soon_runs_callbacks_in_order_in_the_next_iteration():
@@ -175,6 +176,7 @@ class SlowSquareServer(UDPServer):
     def __init__(self, loop: Loop | None, delay: float) -> None:
         super().__init__()
         self.loop, self.delay = loop, delay
+        self.squares_sent = 0
 
     def work(self, n: int) -> bytes:
         time.sleep(self.delay)
@@ -183,11 +185,15 @@ class SlowSquareServer(UDPServer):
     def handle_receive(self) -> None:
         data, sender = self.sock.recvfrom(MAX_DATAGRAM)
         if self.loop is None:
-            self.reply(self.work(int(data)), sender)  # blocks every other client
+            self.send_square(self.work(int(data)), sender)  # blocks every other client
         else:
             self.loop.run_in_executor(
-                self.work, int(data), callback=lambda f: self.reply(f.result(), sender)
+                self.work, int(data), callback=lambda f: self.send_square(f.result(), sender)
             )
+
+    def send_square(self, square: bytes, sender: tuple[str, int]) -> None:
+        self.reply(square, sender)
+        self.squares_sent += 1
 
 
 class Echo(UDPServer):
@@ -206,7 +212,7 @@ def test_blocking_work_stalls_the_other_client_unless_it_runs_in_a_thread(in_thr
             loop.add(echo)
             udp_client.sendto(b"7", slow.address)
             udp_client.sendto(b"hello", echo.address)
-            loop.run(duration=5, until=lambda: echo.requests == 1 and not loop._jobs)
+            loop.run(duration=5, until=lambda: echo.requests == 1 and slow.squares_sent == 1)
             replies = [udp_client.recv(100), udp_client.recv(100)]
     assert replies == ([b"hello", b"49"] if in_thread else [b"49", b"hello"])
 

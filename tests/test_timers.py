@@ -9,8 +9,9 @@ from functools import partial
 
 import pytest
 
-from eventloop.handlers import StopLoop
+from eventloop.handlers import EventHandler, StopLoop
 from eventloop.recorder import Recorder
+from eventloop.selectors_loop import SelectorLoop
 from eventloop.timers import IdleTimeout, Loop, Periodic, callback_name
 from eventloop.udp import UDPEchoServer
 
@@ -436,3 +437,40 @@ def test_the_recording_says_in_words_why_the_loop_stopped():
 
 def boom_with_stoploop() -> None:
     raise StopLoop
+
+
+class SchedulesATimerWhenReadable(EventHandler):
+    """A handler that, on its one readable event, schedules ``call_later(0)`` and stops."""
+
+    def __init__(self, loop: Loop, sock: socket.socket) -> None:
+        self.loop, self.sock = loop, sock
+        self.ran_in: int | None = None
+        self.timer_ran_in: int | None = None
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def wants_to_receive(self) -> bool:
+        return self.ran_in is None
+
+    def handle_receive(self) -> None:
+        self.sock.recv(1)
+        self.ran_in = self.loop.iteration
+        self.loop.call_later(0, self.timer_fired)
+
+    def timer_fired(self) -> None:
+        self.timer_ran_in = self.loop.iteration
+        self.loop.stop()
+
+
+@pytest.mark.parametrize("loop_class", [Loop, SelectorLoop], ids=["timers.Loop", "SelectorLoop"])
+def test_a_timer_scheduled_by_a_handler_runs_in_a_later_iteration(loop_class):
+    """The invariant, through the public API: call_later(0) in a handler waits one iteration."""
+    left, right = socket.socketpair()
+    with left, right, loop_class() as loop:
+        handler = SchedulesATimerWhenReadable(loop, left)
+        loop.add(handler)
+        right.send(b"x")
+        loop.run(duration=5)
+        assert handler.ran_in is not None and handler.timer_ran_in is not None
+        assert handler.timer_ran_in == handler.ran_in + 1

@@ -267,7 +267,8 @@ def run_8_3(compute_in_thread: Callable[..., object]) -> None:
                 hint="call fn(arg) in the new thread, and do not join it: the loop must go on "
                 "while the thread works",
             )
-        loop.run(duration=0.5, until=lambda: bool(results))
+        loop.call_later(0.5, lambda: None)  # ends a wait that no wake-up ended, at 0.5 s
+        loop.run(duration=1.0, until=lambda: bool(results))  # a late callback runs after it
         started = set(threading.enumerate()) - before
     for thread in started:  # joined once the loop (and any pool of its own) has shut down
         thread.join(2)
@@ -282,7 +283,15 @@ def run_8_3(compute_in_thread: Callable[..., object]) -> None:
             "the callback ran in the worker thread, not in the loop's thread",
             hint="hand the callback to the loop; do not call it from the thread",
         )
-    first_wait = recorder.selects()[0]
+    first_wait, *later_waits = recorder.selects()
+    if not first_wait.ready_read and any(wait.ready_read for wait in later_waits):
+        raise CheckFailed(
+            "a wake-up came, but only after the loop's first wait had timed out (0.5 s): the "
+            "result reached the loop late",
+            expected="the wake-up as soon as fn(arg) returned, while the loop slept",
+            hint="hand the result to the loop right after fn(arg) returns, through the loop's "
+            "thread-safe method; do not wait in the thread first",
+        )
     if not first_wait.ready_read:
         raise CheckFailed(
             "the result was ready while the loop slept, but nothing woke it: it slept until "

@@ -122,10 +122,23 @@ class TCPConnection(EventHandler):
         if not data:
             self.eof = True
             self.interest_changed()
-            self.eof_received()
+            self.call_protocol(self.eof_received)
             return
         self.bytes_in += len(data)
-        self.data_received(data)
+        self.call_protocol(self.data_received, data)
+
+    def call_protocol(self, hook: Callable[..., None], *args: bytes) -> None:
+        """Run a protocol hook; if it raises, close this connection, then let the loop report it.
+
+        Without this, the loop drops a connection whose protocol raised (even
+        ``MemoryError``) but its socket and buffer stay open until garbage
+        collection, and ``connection_lost`` is never called.
+        """
+        try:
+            hook(*args)
+        except Exception as error:
+            self.close(error)
+            raise
 
     def handle_send(self) -> None:
         """There is room in the kernel's buffer: send what is queued."""

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
 from eventloop import timers
-from eventloop.handlers import EventHandler, StopLoop, where_raised
+from eventloop.handlers import EventHandler, StopLoop, StopReason, where_raised
 from eventloop.recorder import Recorder
 from eventloop.timers import Timer, callback_name
 
@@ -129,6 +130,30 @@ class Loop(timers.Loop):
         self.max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
         self._jobs: set[Future[Any]] = set()  # submitted, result not yet back in the loop
+        self._running_in: int | None = None  # the thread inside run(), if any
+
+    def run(
+        self,
+        duration: float | None = None,
+        max_iterations: int | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> StopReason:
+        """Chapter 07's ``run``, remembering which thread runs it (for ``stop``)."""
+        self._running_in = threading.get_ident()
+        try:
+            return super().run(duration, max_iterations, until)
+        finally:
+            self._running_in = None
+
+    def stop(self) -> None:
+        """End ``run`` after the current iteration; from any thread.
+
+        From another thread the loop may be asleep in ``select`` with nothing due
+        for hours: the flag alone would wait for that. So it also wakes the loop.
+        """
+        super().stop()
+        if self._running_in is not None and self._running_in != threading.get_ident():
+            self.waker.wake()
 
     def call_soon(self, callback: Callable[..., object], *args: Any) -> Timer:
         """Run ``callback(*args)`` in the loop soon. Only from the loop's own thread."""

@@ -37,6 +37,7 @@ returning the ready handlers as two lists, readable and writable.
 from __future__ import annotations
 
 import heapq
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -139,13 +140,26 @@ class Loop:
         return self._schedule(self.time() + delay, callback, args, "timer")
 
     def stop(self) -> None:
-        """End ``run`` after the current iteration; callable from a handler or a timer."""
+        """End ``run`` after the current iteration; callable from a handler or a timer.
+
+        From another thread, use chapter 08's loop, whose ``stop`` also wakes the wait.
+        """
         self._stopping = True
 
     def _schedule(
         self, when: float, callback: Callable[..., object], args: tuple[Any, ...], action: str
     ) -> Timer:
-        """Push a timer on the heap; ``action`` is how the recorder labels its call."""
+        """Push a timer on the heap; ``action`` is how the recorder labels its call.
+
+        A NaN time is never "due" (every comparison with NaN is false), so it would sit at
+        the top of the heap and block every later timer; an infinite one would make the
+        wait's timeout overflow. Both are refused here, where the caller can see the mistake.
+        """
+        if not math.isfinite(when):
+            raise ValueError(
+                f"cannot schedule {callback_name(callback)} at loop time {when!r}: a timer needs "
+                f"a finite delay or time (NaN is never due; for 'never', do not schedule it)"
+            )
         timer = Timer(when, self._scheduled, callback, args, action)
         self._scheduled += 1
         heapq.heappush(self._timers, timer)

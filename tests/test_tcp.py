@@ -333,3 +333,27 @@ def test_out_of_descriptors_refuses_one_client_and_goes_on():
     assert lines[2] == "first got b''"  # accepted and closed at once: the client hears
     assert lines[3] == "second got b'ok'"
     assert "cannot accept: Too many open files" in result.stderr
+
+
+class RaisesOnData(TCPConnection):
+    """A protocol with a bug: it raises on its first data (MemoryError, as a huge reply would)."""
+
+    lost: list[Exception | None] = []
+
+    def data_received(self, data: bytes) -> None:
+        raise MemoryError("no room for the reply")
+
+    def connection_lost(self, error: Exception | None) -> None:
+        RaisesOnData.lost.append(error)
+
+
+def test_a_protocol_that_raises_is_closed_and_told_why(handlers, capsys):
+    RaisesOnData.lost = []
+    with TCPServer(handlers, connection=RaisesOnData) as server, connected_client(server) as client:
+        client.sendall(b"hello")
+        run_until(handlers, lambda: bool(RaisesOnData.lost))
+        assert isinstance(RaisesOnData.lost[0], MemoryError)
+        assert connections(handlers) == [] and all(c.closed for c in server.connections)
+        assert client.recv(100) == b""  # the server closed its end: no socket left open
+    report = capsys.readouterr().err
+    assert "RaisesOnData" in report and "MemoryError" in report and "no room" in report

@@ -327,3 +327,16 @@ def test_context_manager_leaks_no_descriptors_even_when_the_body_fails():
         loop.run_in_executor(sum, [1])
         raise RuntimeError("cell failed")
     assert open_fds() == before
+
+
+def test_stop_from_another_thread_wakes_a_sleeping_loop():
+    """Nothing is due for 10 s; a thread's loop.stop() must end the wait now, not then."""
+    recorder = Recorder()
+    with UDPServer() as quiet, SignalWhenWaiting(recorder=recorder) as loop:
+        loop.add(quiet)
+        thread = from_thread(lambda: loop.waiting.wait(5) and loop.stop())
+        reason = loop.run(duration=10)
+        thread.join(5)
+        waker = loop.waker.fileno()
+    assert reason == "stopped"
+    assert recorder.selects()[0].ready_read == (waker,)  # woken by stop(), not by the deadline

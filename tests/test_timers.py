@@ -474,3 +474,15 @@ def test_a_timer_scheduled_by_a_handler_runs_in_a_later_iteration(loop_class):
         loop.run(duration=5)
         assert handler.ran_in is not None and handler.timer_ran_in is not None
         assert handler.timer_ran_in == handler.ran_in + 1
+
+
+@pytest.mark.parametrize("when", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_time_is_refused_when_scheduled(loop, when):
+    """NaN is never due and would block later timers; inf overflows the wait: both refused."""
+    with pytest.raises(ValueError, match="finite") as refused:
+        loop.call_later(when, print)
+    assert "print" in str(refused.value)  # names what was being scheduled
+    with pytest.raises(ValueError, match="finite"):
+        loop.call_at(when, print)
+    loop.call_later(0, loop.stop)
+    assert loop.run(duration=5) == "stopped"  # the loop is unharmed

@@ -18,6 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from eventloop import threads
+from eventloop.cli_stop import stop_description, stop_on_termination_signals
+from eventloop.cli_values import (
+    CourseArgumentParser,
+    byte_count,
+    check_watermarks,
+    duration,
+    how_many,
+    means_every_interface,
+    port,
+)
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.selectors_loop import SelectorLoop
 from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection, TCPServer
@@ -31,7 +41,7 @@ EXPOSED_WARNING = (
 
 def warn_if_exposed(host: str) -> None:
     """Warn on stderr when ``host`` means every network interface (PITFALL 16)."""
-    if host in ("", "0.0.0.0", "::"):
+    if means_every_interface(host):
         print(EXPOSED_WARNING.format(host=host or "''"), file=sys.stderr)
 
 
@@ -72,10 +82,10 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--host", default="localhost", help="address to bind (default: localhost, loopback only)"
     )
-    parser.add_argument("--time-port", type=int, default=14000, help="default: 14000")
-    parser.add_argument("--echo-port", type=int, default=15000, help="default: 15000")
+    parser.add_argument("--time-port", type=port, default=14000, help="default: 14000")
+    parser.add_argument("--echo-port", type=port, default=15000, help="default: 15000")
     parser.add_argument(
-        "--duration", type=float, default=None, help="stop after this many seconds"
+        "--duration", type=duration, default=None, help="stop after this many seconds"
     )
     parser.set_defaults(run=run_serve)
 
@@ -96,16 +106,16 @@ def run_serve(args: argparse.Namespace) -> int:
     for server in servers:
         kind = "time" if isinstance(server, UDPTimeServer) else "echo"
         print(f"{kind} server listening on udp {host_port(server.address)}", flush=True)
-    print("Ctrl-C to stop.", flush=True)
     return serve_until_stopped(list(servers), args.duration)
 
 
 def serve_until_stopped(handlers: list[EventHandler], duration: float | None) -> int:
     """Run the loop; close every handler however it ends. Ctrl-C is a normal stop."""
     try:
+        print("Ctrl-C to stop.", flush=True)  # inside the try: a stop from now on is clean
         event_loop(handlers, duration=duration)
-    except KeyboardInterrupt:
-        print("stopped (Ctrl-C)", flush=True)
+    except KeyboardInterrupt as stop:
+        print(f"stopped ({stop_description(stop)})", flush=True)
     else:
         print("stopped", flush=True)
     finally:
@@ -172,13 +182,13 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         help="where the solutions notebooks list the exercises (default: the course's solutions/)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds per notebook (default: 60)"
+        "--timeout", type=duration, default=60.0, help="seconds per notebook (default: 60)"
     )
     parser.add_argument(
-        "--cell-timeout", type=float, default=30.0, help="seconds per cell (default: 30)"
+        "--cell-timeout", type=duration, default=30.0, help="seconds per cell (default: 30)"
     )
     parser.add_argument(
-        "--jobs", type=int, default=2, help="notebooks graded at the same time (default: 2)"
+        "--jobs", type=how_many, default=2, help="notebooks graded at the same time (default: 2)"
     )
     parser.add_argument("--csv", type=Path, default=None, help="also write the table to this file")
     parser.add_argument(
@@ -235,9 +245,10 @@ def make_loop(kind: str) -> threads.Loop:
 def run_loop_until_stopped(loop: threads.Loop, duration: float | None) -> int:
     """Run ``loop``; Ctrl-C is a normal stop. The caller closes what it opened."""
     try:
+        print("Ctrl-C to stop.", flush=True)  # inside the try: a stop from now on is clean
         loop.run(duration=duration)
-    except KeyboardInterrupt:
-        print("stopped (Ctrl-C)", flush=True)
+    except KeyboardInterrupt as stop:
+        print(f"stopped ({stop_description(stop)})", flush=True)
     else:
         print("stopped", flush=True)
     return 0
@@ -252,9 +263,11 @@ def add_udp_echo_command(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="default: 0, any free port")
+    parser.add_argument("--port", type=port, default=0, help="default: 0, any free port")
     add_loop_option(parser)
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument(
+        "--duration", type=duration, default=None, help="stop after this many seconds"
+    )
     parser.set_defaults(run=run_udp_echo)
 
 
@@ -271,7 +284,6 @@ def run_udp_echo(args: argparse.Namespace) -> int:
         loop.handlers.append(server)
         where = host_port(server.address)
         print(f"echo server listening on udp {where} (loop: {args.loop})", flush=True)
-        print("Ctrl-C to stop.", flush=True)
         return run_loop_until_stopped(loop, args.duration)
 
 
@@ -323,13 +335,15 @@ def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=16000, help="default: 16000; 0: any free port")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--port", type=port, default=16000, help="default: 16000; 0: any free port")
     parser.add_argument(
-        "--high-water", type=int, default=HIGH_WATER, help="default: %(default)s bytes"
+        "--duration", type=duration, default=None, help="stop after this many seconds"
     )
     parser.add_argument(
-        "--low-water", type=int, default=LOW_WATER, help="default: %(default)s bytes"
+        "--high-water", type=byte_count, default=HIGH_WATER, help="default: %(default)s bytes"
+    )
+    parser.add_argument(
+        "--low-water", type=byte_count, default=LOW_WATER, help="default: %(default)s bytes"
     )
     add_loop_option(parser)
     parser.set_defaults(run=run_tcp_echo)
@@ -351,7 +365,6 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
     warn_if_exposed(args.host)
     where = host_port(server.address)
     print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
-    print("Ctrl-C to stop.", flush=True)
     with loop, server:  # closes the server and every connection it accepted, then the loop
         status = run_loop_until_stopped(loop, args.duration)
     print(
@@ -377,7 +390,7 @@ def explain_tcp_bind_error(error: OSError, args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m eventloop`` parser, one sub-command per section above."""
-    parser = argparse.ArgumentParser(
+    parser = CourseArgumentParser(
         prog="python -m eventloop",
         description="Servers and tools of the Event Loop IO course.",
     )
@@ -396,4 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    return args.run(args)
+    if hasattr(args, "high_water"):
+        problem = check_watermarks(args.high_water, args.low_water)
+        if problem is not None:
+            parser.error(problem)
+    with stop_on_termination_signals():
+        return args.run(args)

@@ -29,6 +29,7 @@ from eventloop.cli_values import (
     port,
 )
 from eventloop.handlers import EventHandler, event_loop
+from eventloop.select_loop import FD_SETSIZE
 from eventloop.selectors_loop import SelectorLoop
 from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection, TCPServer
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
@@ -242,6 +243,11 @@ def make_loop(kind: str) -> threads.Loop:
     return SelectorLoop(selector=kind)
 
 
+def highest_watchable_fd(kind: str) -> int | None:
+    """The highest descriptor the ``--loop`` can watch: select() stops at FD_SETSIZE - 1."""
+    return FD_SETSIZE - 1 if kind == "select" else None
+
+
 def run_loop_until_stopped(loop: threads.Loop, duration: float | None) -> int:
     """Run ``loop``; Ctrl-C is a normal stop. The caller closes what it opened."""
     try:
@@ -357,7 +363,13 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
     )
     loop = make_loop(args.loop)  # --loop: chapter 08's select loop or chapter 09's
     try:
-        server = TCPServer(loop.handlers, args.host, args.port, connection=connection)
+        server = TCPServer(
+            loop.handlers,
+            args.host,
+            args.port,
+            connection=connection,
+            highest_fd=highest_watchable_fd(args.loop),
+        )
     except OSError as error:
         loop.close()
         print(explain_tcp_bind_error(error, args), file=sys.stderr)

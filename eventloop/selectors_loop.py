@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import errno
 import selectors
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, SupportsIndex
 
@@ -365,9 +366,27 @@ class SelectorLoop(threads.Loop):
         stale = self.selector.get_map().get(fd)
         if stale is not None:  # fd was closed without telling us, and the number reused
             self.drop(stale.data, f"its fd {fd} was closed and reused")
-        self.selector.register(fd, events, handler)
+        try:
+            self.selector.register(fd, events, handler)
+        except (OSError, ValueError) as error:
+            self.refuse(handler, fd, error)
+            return
         self.registered[id(handler)] = (handler, fd, events)
         self.note(f"register fd {fd} {describe(events)}")
+
+    def refuse(self, handler: EventHandler, fd: int, error: OSError | ValueError) -> None:
+        """The selector would not watch ``handler``'s fd (closed, too large, a plain file):
+        say which handler, in one line, and drop it; the others go on (or raise, if asked)."""
+        reason = getattr(error, "strerror", None) or str(error)
+        message = (
+            f"SelectorLoop: cannot watch {handler_name(handler)}: its fileno() returned {fd}, "
+            f"which the selector refused ({reason}). Is its socket closed, or is fileno() "
+            f"returning the wrong number?"
+        )
+        if self.on_error == "raise":
+            raise type(error)(message) from error
+        print(f"{message} It was removed from the loop; the other handlers go on.", file=sys.stderr)
+        self.drop(handler, f"the selector refused fd {fd}")
 
     def drop(self, handler: EventHandler, why: str) -> None:
         """Remove ``handler`` from ``handlers`` (which unregisters it) and say why."""

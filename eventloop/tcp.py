@@ -303,6 +303,7 @@ class TCPServer(EventHandler):
         connection: ConnectionFactory = TCPEchoConnection,
         backlog: int = 128,
         accept_batch: int = 16,
+        highest_fd: int | None = None,
     ) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -319,6 +320,7 @@ class TCPServer(EventHandler):
         self.handlers = handlers
         self.connection = connection
         self.accept_batch = accept_batch
+        self.highest_fd = highest_fd  # select() cannot watch fds above FD_SETSIZE - 1
         # Open connections only: a closed one leaves the loop's list and is forgotten.
         self.connections: weakref.WeakSet[EventHandler] = weakref.WeakSet()
         self.accepted = self.refused = 0
@@ -351,11 +353,31 @@ class TCPServer(EventHandler):
                     raise
                 self.refuse_one(error)
                 return
+            if self.highest_fd is not None and sock.fileno() > self.highest_fd:
+                self.refuse_unwatchable(sock)
+                continue
             sock.setblocking(False)
             self.accepted += 1
             handler = self.connection(sock, self.handlers)
             self.connections.add(handler)
             self.handlers.append(handler)
+
+    def refuse_unwatchable(self, sock: socket.socket) -> None:
+        """Close a client whose descriptor the loop could not watch; say so once.
+
+        ``select()`` raises ``ValueError`` for any fd at or above FD_SETSIZE (1024):
+        watching this one would stop the whole server, not just this client.
+        """
+        fd = sock.fileno()
+        sock.close()
+        self.refused += 1
+        if self.refused == 1:
+            print(
+                f"TCPServer {self.address[0]}:{self.port}: refusing clients whose descriptor is "
+                f"above {self.highest_fd} (this one got fd {fd}): the select() loop cannot watch "
+                f"them (counted in .refused). The epoll/poll loop has no such limit.",
+                file=sys.stderr,
+            )
 
     def refuse_one(self, error: OSError) -> None:
         """Out of descriptors: free the spare one, accept the client and close it at once.

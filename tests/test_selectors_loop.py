@@ -780,3 +780,42 @@ def test_a_paused_handler_resumes_as_soon_as_another_leaves(loop: SelectorLoop) 
         loop.handlers.remove(other)  # a descriptor is about to be freed
         assert loop.paused == {}
         assert loop.recorder.trace()[-1] == "note: resumed Starved"
+
+
+class WrongFileno(EventHandler):
+    """A handler whose fileno() is a number the selector cannot watch."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def wants_to_receive(self) -> bool:
+        return True
+
+
+def closed_fd() -> int:
+    sock = socket.socket()
+    fd = sock.fileno()
+    sock.close()
+    return fd
+
+
+@pytest.mark.parametrize("fd", [closed_fd(), 10**6], ids=["closed fd", "huge fd"])
+def test_a_handler_with_an_unwatchable_fileno_is_named_and_dropped(capsys, fd):
+    with SelectorLoop(selector="default") as loop:
+        bad = WrongFileno(fd)
+        loop.add(bad)
+        loop.call_later(0.01, loop.stop)
+        assert loop.run(duration=5) == "stopped"  # the loop went on without it
+        assert bad not in loop.handlers
+    err = capsys.readouterr().err
+    assert f"cannot watch WrongFileno: its fileno() returned {fd}" in err
+
+
+def test_with_on_error_raise_the_unwatchable_handler_is_named_in_the_exception():
+    with SelectorLoop(selector="default", on_error="raise") as loop:
+        loop.add(WrongFileno(closed_fd()))
+        with pytest.raises((OSError, ValueError), match="cannot watch WrongFileno"):
+            loop.run(duration=5)

@@ -357,3 +357,31 @@ def test_a_protocol_that_raises_is_closed_and_told_why(handlers, capsys):
         assert client.recv(100) == b""  # the server closed its end: no socket left open
     report = capsys.readouterr().err
     assert "RaisesOnData" in report and "MemoryError" in report and "no room" in report
+
+
+def test_a_client_whose_fd_the_loop_cannot_watch_is_refused_and_the_others_served(
+    handlers, capsys
+):
+    """The select() loop cannot watch fds past FD_SETSIZE: such a client is closed, once said.
+
+    Here the limit is the listening socket's own fd, so every accepted fd is above it.
+    """
+    with TCPServer(handlers) as server:
+        server.highest_fd = server.sock.fileno()
+        with connected_client(server) as client:
+            run_until(handlers, lambda: server.refused == 1)
+            assert client.recv(100) == b""  # closed by the server, not left waiting
+        server.highest_fd = None  # the next client can be watched: it is served
+        with connected_client(server) as client:
+            client.sendall(b"still here")
+            run_until(handlers, lambda: server.accepted == 1 and client_has_data(client))
+            assert client.recv(100) == b"still here"
+    err = capsys.readouterr().err
+    assert err.count("refusing clients whose descriptor is above") == 1
+
+
+def test_the_select_loop_server_refuses_fds_past_fd_setsize():
+    from eventloop.cli import highest_watchable_fd
+
+    assert highest_watchable_fd("select") == 1023
+    assert highest_watchable_fd("epoll") is None

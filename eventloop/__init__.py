@@ -25,7 +25,12 @@ Seeing and checking what the loop did:
 From a terminal: ``python -m eventloop --help``.
 """
 
-from eventloop.framing import KeyValueProtocol, LengthPrefixedProtocol, LineProtocol
+from eventloop.framing import (
+    KeyValueProtocol,
+    KeyValueStore,
+    LengthPrefixedProtocol,
+    LineProtocol,
+)
 from eventloop.handlers import EventHandler, StopLoop, event_loop
 from eventloop.recorder import Recorder
 from eventloop.select_loop import run_select_loop
@@ -40,6 +45,7 @@ __all__ = [
     "HandlerList",
     "IdleTimeout",
     "KeyValueProtocol",
+    "KeyValueStore",
     "LengthPrefixedProtocol",
     "LineProtocol",
     "Loop",

@@ -69,10 +69,17 @@ class FramedConnection(TCPConnection):
     def parse_frames(self) -> None:
         """Hand every complete frame in the buffer to the protocol; keep the rest.
 
-        Each protocol below defines it; it stops at the first incomplete frame
-        and calls ``frame_error`` for one that breaks the protocol's limit.
+        Each protocol below defines it; it stops at the first incomplete frame,
+        calls ``frame_error`` for one that breaks the protocol's limit, and stops
+        while reading is paused by backpressure (``self.reading`` is False): one
+        64 KiB read can hold thousands of short commands, and answering them all
+        at once would fill the outgoing buffer far past its high-water mark.
         """
         raise NotImplementedError
+
+    def reading_resumed(self) -> None:
+        """The outgoing buffer drained: parse the frames that waited in the buffer."""
+        self.parse_frames()
 
     def frame_error(self, problem: str) -> None:
         """Tell the client what was wrong, send EOF, and stop listening to it."""
@@ -92,7 +99,7 @@ class LineProtocol(FramedConnection):
     max_line = MAX_LINE
 
     def parse_frames(self) -> None:
-        while not self.refused:
+        while not self.refused and self.reading:
             end = self.buffer.find(b"\n")
             if end < 0:
                 if len(self.buffer) > self.max_line:
@@ -120,7 +127,7 @@ class LengthPrefixedProtocol(FramedConnection):
     max_size = MAX_MESSAGE
 
     def parse_frames(self) -> None:
-        while not self.refused and len(self.buffer) >= HEADER.size:
+        while not self.refused and self.reading and len(self.buffer) >= HEADER.size:
             (size,) = HEADER.unpack_from(self.buffer)
             if size > self.max_size:
                 self.frame_error(f"message of {size} bytes is larger than {self.max_size}")
@@ -166,26 +173,75 @@ def recv_message(sock: socket.socket) -> bytes:
     return recv_exactly(sock, size)
 
 
+MAX_VALUE = 16 * 1024
+"""The largest value ``SET`` accepts, in bytes."""
+
+MAX_STORE = 64 * 1024 * 1024
+"""How many bytes of keys and values a ``KeyValueStore`` holds at most, by default."""
+
+
+class KeyValueStore(dict):
+    """The key-value server's store: a dict of bytes that counts its bytes and has a limit.
+
+    Why: every client shares the store, so without a limit one client's ``SET``s
+    grow the server's memory until it fails for everyone. Counting as we go keeps
+    the check O(1): summing the store at every ``SET`` would be O(n).
+    """
+
+    def __init__(self, max_bytes: int = MAX_STORE) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+        self.bytes_used = 0
+
+    def has_room_for(self, key: bytes, value: bytes) -> bool:
+        """Would ``store[key] = value`` stay within ``max_bytes``?"""
+        old = self.get(key)
+        freed = 0 if old is None else len(key) + len(old)
+        return self.bytes_used - freed + len(key) + len(value) <= self.max_bytes
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        old = self.get(key)
+        if old is not None:
+            self.bytes_used -= len(key) + len(old)
+        super().__setitem__(key, value)
+        self.bytes_used += len(key) + len(value)
+
+    def pop(self, key: bytes, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+        value = super().pop(key, None)
+        if value is None:
+            return default
+        self.bytes_used -= len(key) + len(value)
+        return value
+
+
 class KeyValueProtocol(LineProtocol):
     """The chapter's project: a key-value store shared by every client.
 
     ``SET key value`` -> ``OK``; ``GET key`` -> ``VALUE value`` or
     ``NOT FOUND``; ``DEL key`` -> ``OK`` or ``NOT FOUND``; ``KEYS`` -> the
     keys, sorted, space-separated (``(no keys)``). A malformed command gets ``error: ...``
-    and the connection stays open; an oversized line closes it.
+    and the connection stays open; an oversized line closes it. A value over
+    ``max_value`` bytes, or one the full store has no room for, gets ``error: ...``.
     Create the server with ``TCPServer(handlers, connection=partial(KeyValueProtocol,
-    store=store))`` so that every connection shares ``store``.
+    store=store))``, ``store = KeyValueStore()``, so that every connection shares it.
     """
+
+    max_value = MAX_VALUE
 
     def __init__(
         self,
         sock: socket.socket,
         handlers: MutableSequence[EventHandler],
         *,
-        store: dict[bytes, bytes],
+        store: KeyValueStore,
         **options: Any,
     ) -> None:
         super().__init__(sock, handlers, **options)
+        if not isinstance(store, KeyValueStore):
+            raise TypeError(
+                f"store must be a KeyValueStore (a dict that counts its bytes, so the server's "
+                f"memory has a limit), not {type(store).__name__}: store = KeyValueStore()"
+            )
         self.store = store
 
     def line_received(self, line: bytes) -> None:
@@ -196,8 +252,7 @@ class KeyValueProtocol(LineProtocol):
         """The reply to one command, already split into at most three words."""
         command = words[0].upper()
         if command == b"SET" and len(words) == 3:
-            self.store[words[1]] = words[2]
-            return b"OK"
+            return self.set_value(words[1], words[2])
         if command == b"GET" and len(words) == 2:
             value = self.store.get(words[1])
             return b"NOT FOUND" if value is None else b"VALUE " + value
@@ -206,3 +261,12 @@ class KeyValueProtocol(LineProtocol):
         if command == b"KEYS" and len(words) == 1:
             return b" ".join(sorted(self.store)) or b"(no keys)"
         return b"error: expected SET key value, GET key, DEL key or KEYS"
+
+    def set_value(self, key: bytes, value: bytes) -> bytes:
+        """``SET``, within the limits: one value, and the whole store."""
+        if len(value) > self.max_value:
+            return b"error: value larger than %d bytes" % self.max_value
+        if not self.store.has_room_for(key, value):
+            return b"error: the store is full (%d bytes)" % self.store.max_bytes
+        self.store[key] = value
+        return b"OK"

@@ -211,6 +211,7 @@ class TCPConnection(EventHandler):
         elif not self.reading and queued <= self.low_water:
             self.reading = True
             self.interest_changed()
+            self.reading_resumed()
 
     def write_eof(self) -> None:
         """Half-close: once everything queued is sent, send FIN; keep reading."""
@@ -261,6 +262,13 @@ class TCPConnection(EventHandler):
 
     def connection_lost(self, error: Exception | None) -> None:
         """Called once, after the socket is closed; ``error`` is why, or None."""
+
+    def reading_resumed(self) -> None:
+        """Backpressure is over: the outgoing buffer drained to ``low_water``.
+
+        A protocol that stopped *parsing* while paused (chapter 06) continues here
+        with what it already holds; new bytes come with the next readable event.
+        """
 
     def interest_changed(self) -> None:
         """``wants_to_receive``/``wants_to_send`` may answer differently now.

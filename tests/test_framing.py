@@ -10,7 +10,9 @@ import pytest
 
 from eventloop.framing import (
     HEADER,
+    MAX_VALUE,
     KeyValueProtocol,
+    KeyValueStore,
     LengthPrefixedProtocol,
     LineProtocol,
     frame_message,
@@ -18,7 +20,7 @@ from eventloop.framing import (
     recv_message,
 )
 from eventloop.handlers import EventHandler, event_loop
-from eventloop.tcp import TCPServer
+from eventloop.tcp import HIGH_WATER, TCPConnection, TCPServer
 
 
 class Lines(LineProtocol):
@@ -143,7 +145,7 @@ def read_some(client: socket.socket, into: bytearray) -> bool:
 
 
 def test_key_value_server_shares_its_store_and_survives_a_bad_client():
-    store: dict[bytes, bytes] = {}
+    store = KeyValueStore()
     handlers: list[EventHandler] = []
     factory = partial(KeyValueProtocol, store=store)
     with TCPServer(handlers, connection=factory) as server:
@@ -169,3 +171,96 @@ def test_key_value_server_shares_its_store_and_survives_a_bad_client():
             assert ask(bob, handlers, b"GET colour") == b"NOT FOUND"
             assert ask(bob, handlers, b"KEYS") == b"(no keys)"
         assert store == {}
+
+
+# --- the key-value server's memory has limits (hardening) -------------------------------------
+
+
+def key_value_server(store: KeyValueStore) -> tuple[list[EventHandler], TCPServer]:
+    handlers: list[EventHandler] = []
+    return handlers, TCPServer(handlers, connection=partial(KeyValueProtocol, store=store))
+
+
+def test_pipelined_commands_never_read_cannot_grow_the_outgoing_buffer_past_high_water():
+    """20,000 five-byte KEYS commands, each answered with 1 KiB, and the client never reads.
+
+    Answering a whole 64 KiB read at once queued about 13 MB; parsing now stops while
+    reading is paused, so the peak buffer stays near the high-water mark.
+    """
+    store = KeyValueStore()
+    for n in range(10):
+        store[b"k%02d" % n + b"x" * 97] = b"v"
+    handlers, server = key_value_server(store)
+    commands = b"KEYS\n" * 20_000
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        client.setblocking(False)
+        sent = client.send(commands)  # the kernel takes what fits; the client then stops
+        event_loop(
+            handlers,
+            duration=3,
+            until=lambda: server_paused(handlers),
+        )
+        event_loop(handlers, max_iterations=20, duration=3)  # the paused server stays paused
+        [connection] = [h for h in handlers if isinstance(h, TCPConnection)]
+        reply_size = len(b" ".join(sorted(store))) + 1
+        assert sent > 60_000  # enough commands arrived to queue megabytes if all were answered
+        assert connection.pauses >= 1
+        assert connection.max_buffered <= HIGH_WATER + reply_size, connection.max_buffered
+
+
+def test_parsing_resumes_when_the_client_reads_and_every_command_is_answered():
+    store = KeyValueStore()
+    store[b"key" + b"x" * 1000] = b"v"
+    handlers, server = key_value_server(store)
+    count = 10_000  # 50 KB of commands fit in the kernel's buffers; 10 MB of replies do not
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        client.sendall(b"KEYS\n" * count)
+        client.setblocking(False)
+        event_loop(handlers, duration=3, until=lambda: server_paused(handlers))
+        replies = bytearray()
+        for _ in range(2_000):  # serve a little, read what came, until every reply is in
+            event_loop(handlers, max_iterations=3, duration=0.05)
+            while drain_once(client, replies):
+                pass
+            if replies.count(b"\n") == count:
+                break
+        [connection] = [h for h in handlers if isinstance(h, TCPConnection)]
+    assert replies.count(b"\n") == count
+    assert connection.pauses >= 1  # it did pause, and came back to the waiting commands
+
+
+def server_paused(handlers: list[EventHandler]) -> bool:
+    """Has a connection paused reading because its outgoing buffer passed high water?"""
+    return any(isinstance(h, TCPConnection) and h.pauses for h in handlers)
+
+
+def drain_once(client: socket.socket, into: bytearray) -> bool:
+    """Read one chunk if there is one: True if something was read."""
+    try:
+        chunk = client.recv(65536)
+    except BlockingIOError:
+        return False
+    into += chunk
+    return bool(chunk)
+
+
+def test_a_value_too_large_and_a_full_store_are_refused_with_a_reason():
+    store = KeyValueStore(max_bytes=100)
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        too_big = b"SET big " + b"x" * (MAX_VALUE + 1)
+        assert ask(client, handlers, too_big) == b"error: value larger than %d bytes" % MAX_VALUE
+        assert ask(client, handlers, b"SET a " + b"x" * 90) == b"OK"
+        assert (
+            ask(client, handlers, b"SET b " + b"x" * 20) == b"error: the store is full (100 bytes)"
+        )
+        assert ask(client, handlers, b"SET a " + b"y" * 95) == b"OK"  # replacing frees the old
+        assert ask(client, handlers, b"DEL a") == b"OK"
+        assert store.bytes_used == 0
+        assert ask(client, handlers, b"SET b " + b"x" * 20) == b"OK"
+
+
+def test_a_plain_dict_as_store_is_refused_with_what_to_use():
+    left, right = socket.socketpair()
+    with left, right, pytest.raises(TypeError, match="store = KeyValueStore()"):
+        KeyValueProtocol(left, [], store={})

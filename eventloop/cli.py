@@ -32,6 +32,7 @@ from eventloop.handlers import EventHandler, event_loop
 from eventloop.select_loop import FD_SETSIZE
 from eventloop.selectors_loop import SelectorLoop
 from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection, TCPServer
+from eventloop.timers import IdleTimeout
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 
 EXPOSED_WARNING = (
@@ -314,7 +315,11 @@ Port 0 picks any free port; the address is printed either way.
 
 
 class CountedEchoConnection(TCPEchoConnection):
-    """The echo connection; on closing, it adds its largest buffer to the command's ``totals``."""
+    """The echo connection; on closing, it adds its largest buffer to the command's ``totals``.
+
+    With ``idle_timeout``, a client that sends nothing for that many seconds is closed:
+    otherwise idle connections can hold every descriptor the server has, for ever.
+    """
 
     def __init__(
         self,
@@ -322,13 +327,31 @@ class CountedEchoConnection(TCPEchoConnection):
         handlers: MutableSequence[EventHandler],
         *,
         totals: dict[str, int],
+        loop: threads.Loop | None = None,
+        idle_timeout: float | None = None,
         **options: Any,
     ) -> None:
         super().__init__(sock, handlers, **options)
         self.totals = totals
+        self.idle: IdleTimeout | None = None
+        if loop is not None and idle_timeout is not None:
+            self.idle = IdleTimeout(loop, idle_timeout, self.close_idle)
+
+    def data_received(self, data: bytes) -> None:
+        """The client is active: note it, then echo."""
+        if self.idle is not None:
+            self.idle.touch()
+        super().data_received(data)
+
+    def close_idle(self) -> None:
+        """The idle timer fired: nothing came from this client for ``idle_timeout`` seconds."""
+        self.totals["closed idle"] += 1
+        self.close()
 
     def connection_lost(self, error: Exception | None) -> None:
-        """Closed: report this connection's largest outgoing buffer to the totals."""
+        """Closed: forget the idle timer; report this connection's largest outgoing buffer."""
+        if self.idle is not None:
+            self.idle.cancel()
         self.totals["largest buffer"] = max(self.totals["largest buffer"], self.max_buffered)
 
 
@@ -351,17 +374,29 @@ def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--low-water", type=byte_count, default=LOW_WATER, help="default: %(default)s bytes"
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=duration,
+        default=None,
+        metavar="SECONDS",
+        help="close a client that sends nothing for this long (default: never)",
+    )
     add_loop_option(parser)
     parser.set_defaults(run=run_tcp_echo)
 
 
 def run_tcp_echo(args: argparse.Namespace) -> int:
     """Listen, print where, loop until stopped, then print what the connections did."""
-    totals = {"largest buffer": 0}
-    connection = partial(
-        CountedEchoConnection, totals=totals, high_water=args.high_water, low_water=args.low_water
-    )
+    totals = {"largest buffer": 0, "closed idle": 0}
     loop = make_loop(args.loop)  # --loop: chapter 08's select loop or chapter 09's
+    connection = partial(
+        CountedEchoConnection,
+        totals=totals,
+        loop=loop,
+        idle_timeout=args.idle_timeout,
+        high_water=args.high_water,
+        low_water=args.low_water,
+    )
     try:
         server = TCPServer(
             loop.handlers,
@@ -379,9 +414,10 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
     print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
     with loop, server:  # closes the server and every connection it accepted, then the loop
         status = run_loop_until_stopped(loop, args.duration)
+    idle = f"; {totals['closed idle']} closed as idle" if args.idle_timeout is not None else ""
     print(
         f"served {server.accepted} connection(s); largest outgoing buffer "
-        f"{totals['largest buffer']} bytes (high water {args.high_water})",
+        f"{totals['largest buffer']} bytes (high water {args.high_water}){idle}",
         flush=True,
     )
     return status

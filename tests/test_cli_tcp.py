@@ -23,7 +23,7 @@ LOW_WATER = 8 * 1024
 LOOPS = ["select", LOOP_CHOICES[-1]]  # chapter 08's select loop, and the default (epoll)
 
 
-def start(port: int = 0, loop: str = LOOPS[-1]) -> tuple[subprocess.Popen[str], int]:
+def start(port: int = 0, loop: str = LOOPS[-1], *options: str) -> tuple[subprocess.Popen[str], int]:
     """Start the server; return it and the port it printed."""
     server = subprocess.Popen(
         [
@@ -41,6 +41,7 @@ def start(port: int = 0, loop: str = LOOPS[-1]) -> tuple[subprocess.Popen[str], 
             str(HIGH_WATER),
             "--low-water",
             str(LOW_WATER),
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -202,3 +203,18 @@ def test_duration_stops_by_itself():
     )
     assert result.returncode == 0, result.stderr
     assert "stopped" in result.stdout and "served 0 connection(s)" in result.stdout
+
+
+def test_idle_timeout_closes_a_silent_client_and_keeps_an_active_one():
+    server, port = start(0, LOOPS[-1], "--idle-timeout", "0.3")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+            assert silent.recv(100) == b""  # closed by the server after 0.3 s of silence
+        assert echo(port, b"still served") == b"still served"
+        status, out, err = stop(server)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate(timeout=10)
+    assert status == 0, err
+    assert "1 closed as idle" in out

@@ -44,6 +44,35 @@ HEADER = struct.Struct("!I")
 """The length prefix: 4 bytes, unsigned, network (big-endian) byte order."""
 
 
+MAX_UNFINISHED = 64 * 1024 * 1024
+"""How many bytes of not-yet-complete frames all connections may hold together, by default."""
+
+
+class BufferBudget:
+    """The bytes of unfinished frames that every connection sharing this budget holds.
+
+    Why: each connection's limit (a 1 MiB message) is not enough on its own: 200
+    clients that each send 1 MiB minus one byte and wait hold 200 MiB. A shared
+    budget bounds the total; a connection that would exceed it gets an error.
+    """
+
+    def __init__(self, max_bytes: int = MAX_UNFINISHED) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.peak = 0  # the most ever held at once: what a test or a benchmark measures
+
+    def has_room_for(self, size: int) -> bool:
+        return self.used + size <= self.max_bytes
+
+    def change(self, delta: int) -> None:
+        self.used += delta
+        self.peak = max(self.peak, self.used)
+
+
+SHARED_BUDGET = BufferBudget()
+"""The budget framed connections share unless given their own (``budget=``)."""
+
+
 class FramedConnection(TCPConnection):
     """A connection that collects bytes until a whole frame has arrived.
 
@@ -52,10 +81,17 @@ class FramedConnection(TCPConnection):
     """
 
     def __init__(
-        self, sock: socket.socket, handlers: MutableSequence[EventHandler], **options: Any
+        self,
+        sock: socket.socket,
+        handlers: MutableSequence[EventHandler],
+        *,
+        budget: BufferBudget = SHARED_BUDGET,
+        **options: Any,
     ) -> None:
         super().__init__(sock, handlers, **options)
         self.buffer = bytearray()
+        self.budget = budget
+        self.counted = 0  # how much of the budget this connection's buffer holds
         self.frames = 0  # complete frames received
         self.refused = False  # set by frame_error: discard everything from now on
 
@@ -63,8 +99,23 @@ class FramedConnection(TCPConnection):
         """Add ``data`` to the buffer and parse what is complete (nothing once refused)."""
         if self.refused:
             return
-        self.buffer += data
-        self.parse_frames()
+        if not self.budget.has_room_for(len(data)):
+            self.frame_error("the server holds too much unfinished data from its clients")
+        else:
+            self.buffer += data
+            self.parse_frames()
+        self.count_buffer()
+
+    def count_buffer(self) -> None:
+        """Tell the shared budget how much this connection's buffer holds now."""
+        self.budget.change(len(self.buffer) - self.counted)
+        self.counted = len(self.buffer)
+
+    def close(self, error: Exception | None = None) -> None:
+        """Close, and give this connection's share of the budget back."""
+        super().close(error)
+        self.buffer.clear()
+        self.count_buffer()
 
     def parse_frames(self) -> None:
         """Hand every complete frame in the buffer to the protocol; keep the rest.
@@ -80,6 +131,7 @@ class FramedConnection(TCPConnection):
     def reading_resumed(self) -> None:
         """The outgoing buffer drained: parse the frames that waited in the buffer."""
         self.parse_frames()
+        self.count_buffer()
 
     def frame_error(self, problem: str) -> None:
         """Tell the client what was wrong, send EOF, and stop listening to it."""

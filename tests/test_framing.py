@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -11,6 +12,7 @@ import pytest
 from eventloop.framing import (
     HEADER,
     MAX_VALUE,
+    BufferBudget,
     KeyValueProtocol,
     KeyValueStore,
     LengthPrefixedProtocol,
@@ -264,3 +266,36 @@ def test_a_plain_dict_as_store_is_refused_with_what_to_use():
     left, right = socket.socketpair()
     with left, right, pytest.raises(TypeError, match="store = KeyValueStore()"):
         KeyValueProtocol(left, [], store={})
+
+
+def test_unfinished_messages_from_many_clients_share_one_bounded_budget():
+    """Five clients each send 900 KiB of a 1 MiB message and wait: a 3 MiB budget holds three.
+
+    Without the shared budget each connection's own limit (1 MiB) allows 4.5 MiB here,
+    and 200 such clients would hold 200 MiB.
+    """
+    budget = BufferBudget(max_bytes=3 * 1024 * 1024)
+    handlers: list[EventHandler] = []
+    part = HEADER.pack(1024 * 1024) + b"x" * (900 * 1024)
+
+    def framed() -> list[LengthPrefixedProtocol]:
+        return [h for h in handlers if isinstance(h, LengthPrefixedProtocol)]
+
+    def settled() -> bool:  # every connection has all its bytes, or was refused
+        return len(framed()) == 5 and all(h.refused or len(h.buffer) == len(part) for h in framed())
+
+    with TCPServer(handlers, connection=partial(LengthPrefixedProtocol, budget=budget)) as server:
+        clients = [socket.create_connection(server.address, timeout=3) for _ in range(5)]
+        try:
+            for client in clients:
+                client.sendall(part)
+            event_loop(handlers, duration=5, until=settled)
+            assert [h.refused for h in framed()].count(True) == 2
+            assert budget.peak <= budget.max_bytes
+            replies = [recv_message(c) for c in clients if select.select([c], [], [], 1)[0]]
+            refusal = b"error: the server holds too much unfinished data from its clients"
+            assert replies == [refusal, refusal]
+        finally:
+            for client in clients:
+                client.close()
+    assert budget.used == 0  # every connection gave its share back when it closed

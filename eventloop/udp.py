@@ -48,6 +48,7 @@ class UDPServer(EventHandler):
         self.sock.setblocking(False)
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.requests = 0
+        self.dropped_replies = 0  # replies the kernel had no room for (UDP may drop)
 
     @property
     def port(self) -> int:
@@ -61,11 +62,15 @@ class UDPServer(EventHandler):
         return True
 
     def reply(self, data: bytes, to: tuple[str, int]) -> None:
-        """Send one datagram back; if the send buffer is full, drop it, as UDP may."""
+        """Send one datagram back; if the send buffer is full, drop it, as UDP may.
+
+        Each dropped reply is counted in ``dropped_replies``: dropping is allowed,
+        hiding it is not.
+        """
         try:
             self.sock.sendto(data, to)
         except (BlockingIOError, ConnectionError):
-            pass
+            self.dropped_replies += 1
 
     def close(self) -> None:
         """Close the socket; the loop drops this handler before its next select."""

@@ -122,7 +122,7 @@ def test_poll_loop_stops_at_its_deadline_and_measures_cpu():
     assert stats.handled == 0
     assert stats.eagains == stats.iterations > 0
     assert stats.wall >= 0.05
-    assert 0 <= stats.cpu_share
+    assert 0 < stats.cpu_share <= 1.05  # a share of the wall time (a little slack: clocks differ)
 
 
 def test_poll_loop_stops_when_until_is_true():

@@ -317,7 +317,9 @@ def test_close_closes_the_waker_and_shuts_the_pool_down():
     loop.close()  # twice is harmless
     assert waker.fileno() == -1
     assert waker not in loop.handlers
-    assert executor is not None and executor._shutdown
+    assert executor is not None
+    with pytest.raises(RuntimeError, match="shutdown"):  # the pool refuses new work: it is shut
+        executor.submit(print)
     assert open_fds() == before
 
 

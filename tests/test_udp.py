@@ -88,9 +88,11 @@ def test_a_full_send_buffer_drops_the_reply_instead_of_crashing_the_server():
         real = echo.sock
         echo.sock = FullSocket(real)  # type: ignore[assignment]
         try:
-            echo.reply(b"x", ("127.0.0.1", 9))
+            echo.reply(b"x", ("127.0.0.1", 9))  # must not raise
+            echo.reply(b"y", ("127.0.0.1", 9))
         finally:
             echo.sock = real
+        assert echo.dropped_replies == 2  # dropped, and counted: not hidden
 
 
 def test_a_vanished_client_does_not_stop_the_server(udp_client):

@@ -23,6 +23,10 @@ Seeing and checking what the loop did:
     grade           run a class's exercise notebooks and tabulate the verdicts
 
 From a terminal: ``python -m eventloop --help``.
+
+    cli             the sub-commands: serve, udp-echo, tcp-echo, grade
+    cli_values      what the commands accept: bad values refused in one line
+    cli_stop        Ctrl-C, SIGTERM and SIGHUP stop a server the same clean way
 """
 
 from eventloop.framing import (

@@ -35,9 +35,15 @@ from eventloop.handlers import EventHandler
 
 
 class UDPServer(EventHandler):
-    """A UDP socket bound to ``(host, port)`` that always wants to receive."""
+    """A UDP socket bound to ``(host, port)`` that always wants to receive.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    Two ways to say where: ``UDPEchoServer('127.0.0.1', 15000)``, or the post's (and
+    ``socketserver``'s) one address tuple, ``UDPEchoServer(('127.0.0.1', 15000))``.
+    """
+
+    def __init__(self, host: str | tuple[str, int] = "127.0.0.1", port: int = 0) -> None:
+        if isinstance(host, tuple):
+            host, port = address_of(host, port)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -90,6 +96,18 @@ class UDPServer(EventHandler):
     def __repr__(self) -> str:
         state = "closed" if self.sock.fileno() < 0 else f"{self.address[0]}:{self.port}"
         return f"<{type(self).__name__} {state}>"
+
+
+def address_of(address: tuple[str, int], port: int) -> tuple[str, int]:
+    """``(host, port)`` from the post's one-tuple form; a second port as well is a mistake."""
+    if len(address) != 2:
+        raise TypeError(f"an address is (host, port), got {address!r}")
+    if port != 0:
+        raise TypeError(
+            f"give the address once: either ({address[0]!r}, {address[1]}) or host and port, "
+            f"not both (port={port} as well)"
+        )
+    return address[0], address[1]
 
 
 class UDPTimeServer(UDPServer):

@@ -21,6 +21,7 @@ Seeing and checking what the loop did:
     explorer        an ipywidgets slider over a recording's iterations
     checks          exercise checks that print a verdict and a hint
     grade           run a class's exercise notebooks and tabulate the verdicts
+    student_text    students' names and outputs, made harmless in the table and the CSV
 
 From a terminal: ``python -m eventloop --help``.
 

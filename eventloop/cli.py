@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import selectors
 import socket
 import sys
@@ -165,6 +166,14 @@ Saved outputs are ignored: only what this run prints counts. A cell that runs
 too long is interrupted, a notebook that runs too long is stopped, a kernel
 that dies is noted; a notebook that binds a fixed port is not run. The exit
 status is 0 when grading finished, whatever the grades.
+
+Grading RUNS THE STUDENTS' CODE WITH YOUR RIGHTS: a notebook can read, change or
+delete anything you can. Grade as an unprivileged user (sudo -u grader ...) or
+in a throw-away container with only the submissions mounted, e.g.
+    docker run --rm --network none -v "$PWD/submissions:/work:ro" IMAGE \
+        python -m eventloop grade /work
+Names and outputs come from students: the table shows control characters as
+escapes, and the CSV quotes cells a spreadsheet would read as formulas.
 """
 
 
@@ -190,7 +199,10 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         "--cell-timeout", type=duration, default=30.0, help="seconds per cell (default: 30)"
     )
     parser.add_argument(
-        "--jobs", type=how_many, default=2, help="notebooks graded at the same time (default: 2)"
+        "--jobs",
+        type=how_many,
+        default=available_cores(),
+        help="notebooks graded at the same time (default: the cores available, %(default)s)",
     )
     parser.add_argument("--csv", type=Path, default=None, help="also write the table to this file")
     parser.add_argument(
@@ -199,6 +211,13 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         help="run notebooks that bind a fixed port anyway (they may collide)",
     )
     parser.set_defaults(run=run_grade)
+
+
+def available_cores() -> int:
+    """The cores this process may use (a container or ``taskset`` may allow fewer than exist)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def run_grade(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from eventloop.checks import VERDICT_LINE
+from eventloop.student_text import for_spreadsheet, for_terminal
 
 EXERCISE_HEADER = re.compile(r"^#\s*Exercise\s+(?P<id>\d+\.\d+)\s*:")
 DETAIL_LINE = re.compile(r"^\s{4}(?P<key>expected|got):\s*(?P<value>.*)$")
@@ -456,7 +457,7 @@ async def grade_all(items: list[tuple[str, Path]], options: Options) -> list[Not
                     f"grading error: {type(error).__name__}: {first_line(str(error))}"
                 )
             print(
-                f"graded {student}/{path.name} in {time.monotonic() - began:.1f} s",
+                for_terminal(f"graded {student}/{path.name} in {time.monotonic() - began:.1f} s"),
                 file=sys.stderr,
                 flush=True,
             )
@@ -504,7 +505,7 @@ def format_table(results: list[NotebookResult]) -> str:
         if reasons:
             lines += ["", "why:", *reasons]
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+    return for_terminal("\n\n".join(blocks) + "\n")  # names and reasons come from students
 
 
 def write_csv(results: list[NotebookResult], path: Path) -> None:
@@ -514,19 +515,15 @@ def write_csv(results: list[NotebookResult], path: Path) -> None:
         writer = csv.writer(file)
         writer.writerow(["student", "notebook", *exercises, "passed", "total", "notes"])
         for result in sorted(results, key=lambda r: (r.name, r.student)):
-            writer.writerow(
-                [
-                    result.student,
-                    result.name,
-                    *(
-                        result.exercises[e].text() if e in result.exercises else ""
-                        for e in exercises
-                    ),
-                    result.passed,
-                    len(result.exercises),
-                    "; ".join(result.notes),
-                ]
-            )
+            row = [
+                result.student,
+                result.name,
+                *(result.exercises[e].text() if e in result.exercises else "" for e in exercises),
+                result.passed,
+                len(result.exercises),
+                "; ".join(result.notes),
+            ]
+            writer.writerow([for_spreadsheet(cell) for cell in row])  # students name folders
 
 
 def main(args: argparse.Namespace) -> int:

@@ -200,17 +200,21 @@ class Loop:
                 self.note("stopped: a handler raised StopLoop")
                 return "stopped"
 
-    # Invariant of one iteration: wait in select until a descriptor is ready or
-    # the earliest timer is due (never past the run's deadline); call the ready
+    # Invariant of one iteration: get ready to wait (forget closed handlers);
+    # if nothing is left, return; wait until a descriptor is ready or the
+    # earliest timer is due (never past the run's deadline); call the ready
     # handlers, readable ones first; then run every timer that is due *now*,
     # earliest first. A timer scheduled by this iteration's code runs in a later
     # iteration, even with a delay of 0, so timers cannot starve I/O. This is the
-    # only place that calls handlers and timers.
+    # only place that calls handlers and timers. Later loops (chapter 09's
+    # SelectorLoop) keep this method and change only the steps it calls.
     def run_once(self, deadline: float | None = None) -> None:
         """One iteration of the loop (see the invariant above)."""
         scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
         try:
-            drop_closed(self.handlers, self.iteration, self.recorder)
+            self.prepare_to_wait()
+            if self.is_idle():
+                return  # the last handler closed: nothing to wait for
             readable, writable = self.wait_for_readiness(self.timeout(deadline))
             for handler in readable:
                 self.dispatch(handler, "handle_receive")
@@ -219,6 +223,10 @@ class Loop:
             self.run_due_timers(scheduled_before)
         finally:
             self.iteration += 1
+
+    def prepare_to_wait(self) -> None:
+        """Forget handlers closed since the last wait: select cannot watch fd -1."""
+        drop_closed(self.handlers, self.iteration, self.recorder)
 
     def wait_for_readiness(
         self, timeout: float | None

@@ -1,6 +1,6 @@
 """eventloop: an event loop built step by step, one module per chapter.
 
-The stages, in course order (each grows from the one before it):
+The stages, in course order:
 
     blocking        01  blocking UDP/TCP echo servers; a thread per client
     nonblocking     02  setblocking(False), EAGAIN, a busy polling loop
@@ -13,6 +13,17 @@ The stages, in course order (each grows from the one before it):
     threads         08  a thread pool and a self-pipe wake-up
     selectors_loop  09  poll/epoll via selectors, persistent registration
     readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
+
+They form a tree, not a line: chapters 01-03 lead to ``handlers`` (the
+EventHandler contract), and from there three branches grow.
+
+    handlers (04) -> udp (04)                  the post's servers
+                  -> tcp (05) -> framing (06)  byte streams, then messages on them
+                  -> timers (07) -> threads (08) -> selectors_loop (09) + readers (09)
+                                                 the loop itself, as one object
+
+``selectors_loop`` runs ``tcp``'s and ``udp``'s handlers unchanged: a branch of
+handlers meets the branch of loops there.
 
 Seeing and checking what the loop did:
 

@@ -68,6 +68,7 @@ from eventloop import threads
 from eventloop.handlers import (
     FD_SETSIZE,
     EventHandler,
+    TracksInterest,
     call_recorded,
     handler_name,
     report_and_drop,
@@ -104,7 +105,7 @@ def interest(handler: EventHandler) -> int:
     return (READ if handler.wants_to_receive() else 0) | (WRITE if handler.wants_to_send() else 0)
 
 
-class HandlerList(list):  # type: ignore[type-arg]
+class HandlerList(list, TracksInterest):  # type: ignore[type-arg]
     """A list of handlers that tells its loop when one is added, removed or changed.
 
     Code written for chapter 04's plain list (``handlers.append(conn)``,

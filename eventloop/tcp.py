@@ -24,10 +24,10 @@ Adds, and why (each fix is a pitfall the chapter makes happen first):
   connection stops reading, so a client that sends without reading cannot
   make the server's memory grow without bound; it reads again once the
   buffer drains to ``low_water``.
-* ``connect_nonblocking`` and ``connection_error`` (chapter 02's
-  ``connect_error``): a non-blocking ``connect`` raises ``BlockingIOError``
-  (EINPROGRESS) and finishes later; a refused one makes the socket readable
-  *and* writable, so only ``SO_ERROR`` says whether it worked.
+* Clients connect with chapter 02's ``start_connect`` and ``connect_error``:
+  a non-blocking ``connect`` finishes later (EINPROGRESS); a refused one makes
+  the socket readable *and* writable, so only ``SO_ERROR`` says whether it
+  worked.
 
 The handlers only touch the ``handlers`` list with ``append`` and ``remove``,
 so they work with any list-like object, such as a later stage's loop.
@@ -44,8 +44,8 @@ from collections.abc import Callable, MutableSequence
 from types import TracebackType
 from typing import Literal
 
-from eventloop.handlers import EventHandler
-from eventloop.nonblocking import connect_error
+from eventloop.blocking import bound_socket
+from eventloop.handlers import EventHandler, TracksInterest
 
 RECV_SIZE = 65536
 """Bytes asked for per ``recv``: one call usually empties the kernel's buffer."""
@@ -274,13 +274,12 @@ class TCPConnection(EventHandler):
         """``wants_to_receive``/``wants_to_send`` may answer differently now.
 
         A ``select`` loop asks every iteration and needs no notice; a loop
-        that registers descriptors once (chapter 09) can hook in here.
-        Chapter 09's ``HandlerList`` has an ``interest_changed(handler)``
-        method that tells its loop; a plain list has none, so this does nothing.
+        that registers descriptors once (chapter 09) must be told: its
+        ``HandlerList`` is a ``handlers.TracksInterest``. A plain list is not,
+        so then this does nothing.
         """
-        notify = getattr(self.handlers, "interest_changed", None)
-        if notify is not None:
-            notify(self)
+        if isinstance(self.handlers, TracksInterest):
+            self.handlers.interest_changed(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd {self.fileno()}, {len(self.outgoing)} queued"
@@ -313,16 +312,7 @@ class TCPServer(EventHandler):
         accept_batch: int = 16,
         highest_fd: int | None = None,
     ) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            # Re-binding the port of a server that just stopped must not fail (TIME_WAIT).
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((host, port))
-            self.sock.listen(backlog)
-        except OSError:
-            self.sock.close()
-            raise
+        self.sock = bound_socket(socket.SOCK_STREAM, host, port, backlog=backlog)
         self.sock.setblocking(False)
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.handlers = handlers
@@ -442,27 +432,3 @@ class TCPServer(EventHandler):
     def __repr__(self) -> str:
         state = "closed" if self.sock.fileno() < 0 else f"{self.address[0]}:{self.port}"
         return f"<{type(self).__name__} {state}, {len(self.connections)} connections>"
-
-
-def connect_nonblocking(address: tuple[str, int]) -> socket.socket:
-    """Start connecting to ``address`` without waiting; return the socket at once.
-
-    ``connect`` on a non-blocking socket raises ``BlockingIOError: [Errno 115]
-    Operation now in progress``: the handshake goes on in the kernel. Wait
-    until the socket is writable, then ask ``connection_error(sock)``.
-    """
-    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        sock.connect(address)
-    except BlockingIOError:
-        pass  # EINPROGRESS: expected
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-connection_error = connect_error
-"""Chapter 02's ``connect_error`` (``SO_ERROR``): 0, or the errno the connect failed with."""

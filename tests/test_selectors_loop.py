@@ -485,7 +485,16 @@ def test_emfile_pauses_the_handler_instead_of_dropping_it(loop: SelectorLoop) ->
         "note: resumed Starved",
         f"note: register fd {fd} read",
     ]
-    assert EMFILE_RETRY <= 0.1
+
+
+def test_a_paused_handler_caps_the_wait_so_the_loop_retries_soon(loop):
+    a, b = socket.socketpair()
+    with a, b:
+        assert loop.timeout(None) is None  # nothing to wake up for: wait as long as it takes
+        loop.paused[id(a)] = (a, loop.time() + EMFILE_RETRY)  # as pause() leaves it
+        assert loop.timeout(None) == EMFILE_RETRY
+        assert loop.timeout(loop.time() + EMFILE_RETRY / 10) <= EMFILE_RETRY / 10
+        loop.paused.clear()
 
 
 EMFILE_SERVER = textwrap.dedent(

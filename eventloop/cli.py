@@ -32,7 +32,8 @@ from eventloop.cli_values import (
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.select_loop import FD_SETSIZE
 from eventloop.selectors_loop import SelectorLoop
-from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection, TCPServer
+from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection
+from eventloop.tcp_server import TCPServer
 from eventloop.timers import IdleTimeout
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 

@@ -22,7 +22,8 @@ from eventloop.framing import (
     recv_message,
 )
 from eventloop.handlers import EventHandler, event_loop
-from eventloop.tcp import HIGH_WATER, TCPConnection, TCPServer
+from eventloop.tcp import HIGH_WATER, TCPConnection
+from eventloop.tcp_server import TCPServer
 
 
 class Lines(LineProtocol):

@@ -30,7 +30,8 @@ from eventloop.selectors_loop import (
     SelectorLoop,
     make_selector,
 )
-from eventloop.tcp import TCPConnection, TCPEchoConnection, TCPServer
+from eventloop.tcp import TCPConnection, TCPEchoConnection
+from eventloop.tcp_server import TCPServer
 from eventloop.udp import UDPEchoServer, UDPTimeServer
 
 TIMEOUT = 5.0
@@ -501,7 +502,7 @@ EMFILE_SERVER = textwrap.dedent(
     """
     import resource, sys
     from eventloop.selectors_loop import SelectorLoop
-    from eventloop.tcp import TCPServer
+    from eventloop.tcp_server import TCPServer
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     with SelectorLoop() as loop, TCPServer(loop.handlers) as server:
         print(server.port, flush=True)

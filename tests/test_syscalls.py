@@ -19,7 +19,8 @@ import pytest
 
 from eventloop.handlers import EventHandler
 from eventloop.selectors_loop import SelectorLoop
-from eventloop.tcp import TCPEchoConnection, TCPServer
+from eventloop.tcp import TCPEchoConnection
+from eventloop.tcp_server import TCPServer
 
 pytestmark = pytest.mark.skipif(
     not hasattr(selectors, "EpollSelector"), reason="epoll is Linux-only"

@@ -21,8 +21,8 @@ from eventloop.tcp import (
     RECV_SIZE,
     TCPConnection,
     TCPEchoConnection,
-    TCPServer,
 )
+from eventloop.tcp_server import TCPServer
 
 
 def run_until(handlers: list[EventHandler], done: Callable[[], bool], limit: float = 3.0) -> None:
@@ -292,7 +292,7 @@ EMFILE_SCRIPT = textwrap.dedent(
     import os, resource, socket
     from eventloop.handlers import event_loop
     from eventloop.recorder import Recorder
-    from eventloop.tcp import TCPServer
+    from eventloop.tcp_server import TCPServer
 
     handlers = []
     server = TCPServer(handlers)

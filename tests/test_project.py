@@ -147,5 +147,7 @@ def test_the_teachers_guide_is_linked_and_times_every_chapter():
     guide = (ROOT / "TEACHING.md").read_text()
     timed = set(re.findall(r"^\| (\d\d) ", guide, re.MULTILINE))
     chapters = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
-    assert timed == chapters, f"TEACHING.md's table times {sorted(timed)}, chapters {sorted(chapters)}"
+    assert timed == chapters, (
+        f"TEACHING.md's table times {sorted(timed)}, chapters {sorted(chapters)}"
+    )
     assert "GRADING_MEASUREMENT" not in guide, "the class grading time is still to be measured"

@@ -55,3 +55,58 @@ def test_cpython_event_loop_test_passes_on_our_loop(name: str) -> None:
     assert not problems, problems[0]
     assert not result.skipped, result.skipped
     assert result.testsRun == 1
+
+
+# --- whole suites, through an event loop policy --------------------------------------------------
+
+SUITES = ["test_locks", "test_queues", "test_waitfor", "test_timeouts", "test_taskgroups"]
+
+
+def flatten(suite: unittest.TestSuite):
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from flatten(test)
+        else:
+            yield test
+
+
+@pytest.mark.parametrize("module", SUITES)
+def test_cpython_suites_pass_on_our_loop(module: str) -> None:
+    """Every test that created our loop counts; a test that never did proves nothing."""
+    import asyncio
+    import importlib
+
+    try:
+        suite = unittest.defaultTestLoader.loadTestsFromModule(
+            importlib.import_module(f"test.test_asyncio.{module}")
+        )
+    except ImportError:
+        pytest.skip(f"{module} is newer than this Python")
+    created = [0]
+
+    class Counting(EventLoop):
+        def __init__(self) -> None:
+            super().__init__()
+            created[0] += 1
+
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self) -> asyncio.AbstractEventLoop:
+            return Counting()
+
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(Policy())
+    ran_on_ours, failures = 0, []
+    try:
+        for test in flatten(suite):
+            before, result = created[0], unittest.TestResult()
+            test.run(result)
+            if result.skipped or created[0] == before:
+                continue
+            ran_on_ours += 1
+            if not result.wasSuccessful():
+                failures.append(test.id())
+    finally:
+        asyncio.set_event_loop_policy(previous)
+    print(f"{module}: {ran_on_ours - len(failures)} of {ran_on_ours} passed on our loop")
+    assert ran_on_ours >= 10, f"only {ran_on_ours} tests created our loop"
+    assert len(failures) <= 0.05 * ran_on_ours, failures

@@ -2,8 +2,8 @@
 
 ``test.test_asyncio.test_events.EventLoopTestsMixin`` is the suite CPython runs
 against each of its own loops, through ``create_event_loop()``. The tests
-listed here are the ones our loop must pass; the network ones (transports and
-servers) join the list when chapter 11 builds them. Skipped cleanly where this
+listed here are the ones our loop must pass. Whole suites (locks, queues,
+timeouts, task groups, streams) run through an event loop policy. Skipped cleanly where this
 Python was installed without its test package.
 """
 
@@ -37,6 +37,20 @@ PASSING = [
     "test_remove_fds_after_closing",
     "test_close_running_event_loop",
     "test_close",
+    # transports and servers (eventloop.aio.transports, servers, datagram)
+    "test_create_connection",
+    "test_create_connection_local_addr",
+    "test_create_connection_local_addr_in_use",
+    "test_create_connection_local_addr_skip_different_family",
+    "test_create_connection_local_addr_nomatch_family",
+    "test_create_server",
+    "test_create_server_sock",
+    "test_create_server_addr_in_use",
+    "test_create_server_reuse_port",
+    "test_server_close",
+    "test_connect_accepted_socket",
+    "test_create_datagram_endpoint",
+    "test_create_datagram_endpoint_sock",
 ]
 
 
@@ -49,6 +63,8 @@ class OurLoopTests(test_events.EventLoopTestsMixin, test_utils.TestCase):
 
 @pytest.mark.parametrize("name", PASSING)
 def test_cpython_event_loop_test_passes_on_our_loop(name: str) -> None:
+    if not hasattr(OurLoopTests, name):
+        pytest.skip(f"{name} is not in this Python's test_events")
     result = unittest.TestResult()
     OurLoopTests(name).run(result)
     problems = [text for _, text in result.errors + result.failures]
@@ -59,7 +75,14 @@ def test_cpython_event_loop_test_passes_on_our_loop(name: str) -> None:
 
 # --- whole suites, through an event loop policy --------------------------------------------------
 
-SUITES = ["test_locks", "test_queues", "test_waitfor", "test_timeouts", "test_taskgroups"]
+SUITES = {  # module: the share of its tests (that created our loop) that must pass
+    "test_locks": 0.95,
+    "test_queues": 0.95,
+    "test_waitfor": 0.95,
+    "test_timeouts": 0.95,
+    "test_taskgroups": 0.95,
+    "test_streams": 0.85,  # the rest need TLS, Unix sockets or pipes: out of scope
+}
 
 
 def flatten(suite: unittest.TestSuite):
@@ -70,7 +93,12 @@ def flatten(suite: unittest.TestSuite):
             yield test
 
 
-@pytest.mark.parametrize("module", SUITES)
+# CPython's test_streams leaks a writer on purpose (test_unclosed_resource_warnings), and its
+# tests of out-of-scope features stop half-way and leave their sockets: not our loop's leaks,
+# which the rest of this file and tests/test_aio_loop.py keep under -W error::ResourceWarning.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("module", list(SUITES))
 def test_cpython_suites_pass_on_our_loop(module: str) -> None:
     """Every test that created our loop counts; a test that never did proves nothing."""
     import asyncio
@@ -109,4 +137,4 @@ def test_cpython_suites_pass_on_our_loop(module: str) -> None:
         asyncio.set_event_loop_policy(previous)
     print(f"{module}: {ran_on_ours - len(failures)} of {ran_on_ours} passed on our loop")
     assert ran_on_ours >= 10, f"only {ran_on_ours} tests created our loop"
-    assert len(failures) <= 0.05 * ran_on_ours, failures
+    assert ran_on_ours - len(failures) >= SUITES[module] * ran_on_ours, failures

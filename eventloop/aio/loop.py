@@ -240,8 +240,11 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         """Log the error, as asyncio does: the message, then what the context holds."""
         message = context.get("message") or "Unhandled exception in event loop"
         exception = context.get("exception")
-        details = [f"{key}: {value!r}" for key, value in sorted(context.items())
-                   if key not in ("message", "exception")]  # fmt: skip
+        details = [
+            f"{key}: {value!r}"
+            for key, value in sorted(context.items())
+            if key not in ("message", "exception")
+        ]
         text = "\n".join([message, *details])
         exc_info = (type(exception), exception, exception.__traceback__) if exception else False
         logger.error(text, exc_info=exc_info)
@@ -265,7 +268,7 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
                     "message": "Unhandled error in exception handler",
                     "exception": error,
                     "context": context,
-                }  # fmt: skip
+                }
             )
 
     # --- threads and async generators ----------------------------------------------------------
@@ -327,7 +330,7 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
                         f"{agen!r}",
                         "exception": result,
                         "asyncgen": agen,
-                    }  # fmt: skip
+                    }
                 )
 
     # --- descriptors ---------------------------------------------------------------------------

@@ -5,9 +5,9 @@ try the non-blocking call, and if the socket is not ready, wait for readiness
 with ``add_reader``/``add_writer``, then try again. Name lookups block, so they
 run in the default thread pool, as asyncio's do.
 
-Transports and servers (``create_connection``, ``create_server``,
-``create_datagram_endpoint``, ``connect_accepted_socket``) are chapter 11's
-next step and say so. What the course leaves out (TLS, Unix sockets, pipes,
+Streams (``create_connection``, ``create_server``, ``connect_accepted_socket``)
+are in ``servers`` and ``transports``; UDP (``create_datagram_endpoint``) in
+``datagram``. What the course leaves out (TLS, Unix sockets, pipes,
 subprocesses, signals, sendfile) raises ``NotImplementedError`` naming it.
 """
 
@@ -17,6 +17,8 @@ import errno
 import os
 import socket
 from typing import Any
+
+from eventloop.aio import datagram, servers
 
 
 class SocketMethods:
@@ -102,17 +104,21 @@ class SocketMethods:
 
     # --- not built yet, or not part of the course -------------------------------------------------
 
-    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(BEING_BUILT.format("create_connection"))
+    async def create_connection(self, protocol_factory, host=None, port=None, **options):
+        return await servers.create_connection(self, protocol_factory, host, port, **options)
 
-    async def create_server(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(BEING_BUILT.format("create_server"))
+    async def create_server(self, protocol_factory, host=None, port=None, **options):
+        return await servers.create_server(self, protocol_factory, host, port, **options)
 
-    async def create_datagram_endpoint(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(BEING_BUILT.format("create_datagram_endpoint"))
+    async def create_datagram_endpoint(
+        self, protocol_factory, local_addr=None, remote_addr=None, **options
+    ):
+        return await datagram.create_datagram_endpoint(
+            self, protocol_factory, local_addr, remote_addr, **options
+        )
 
-    async def connect_accepted_socket(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(BEING_BUILT.format("connect_accepted_socket"))
+    async def connect_accepted_socket(self, protocol_factory, sock, **options):
+        return await servers.connect_accepted_socket(self, protocol_factory, sock, **options)
 
     async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
@@ -148,11 +154,7 @@ class SocketMethods:
         raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
 
 
-BEING_BUILT = (
-    "eventloop.aio: {} (transports and servers) is not built yet; "
-    "use sock_connect, sock_accept, sock_recv and sock_sendall meanwhile"
-)
-OUT_OF_SCOPE = "eventloop.aio: {} are outside this course's loop; use asyncio's own loop for them"
+OUT_OF_SCOPE = "eventloop.aio has no {}: outside this course's loop (use asyncio's own loop)"
 
 
 def is_literal(host: str) -> bool:

@@ -1,0 +1,243 @@
+"""``create_connection``, ``create_server`` and asyncio's ``Server``, on our loop.
+
+A client: look the address up, connect without blocking (``sock_connect``:
+chapter 02's ``SO_ERROR``), then hand the socket to a ``ProtocolConnection``.
+A server: a listening socket whose reader callback accepts every waiting
+client, a batch at a time (chapter 05), and gives each one a protocol from the
+factory. ``host=None`` means every interface, as in asyncio's API: pass
+``"127.0.0.1"`` to stay on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from eventloop.aio.transports import ProtocolConnection, SocketTransport
+from eventloop.blocking import bound_socket
+
+ProtocolFactory = Callable[[], asyncio.BaseProtocol]
+ACCEPT_BATCH = 16
+
+
+async def create_connection(
+    loop: Any,
+    protocol_factory: ProtocolFactory,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    ssl: Any = None,
+    family: int = 0,
+    proto: int = 0,
+    flags: int = 0,
+    sock: socket.socket | None = None,
+    local_addr: tuple[str, int] | None = None,
+    **unused: Any,
+) -> tuple[SocketTransport, asyncio.BaseProtocol]:
+    """Connect to ``(host, port)`` (or use ``sock``); return the transport and the protocol."""
+    if ssl:
+        raise NotImplementedError(
+            "eventloop.aio has no TLS: outside this course's loop (use asyncio's own loop)"
+        )
+    if sock is None:
+        if host is None or port is None:
+            raise ValueError("host and port must be given when sock is not")
+        sock = await connected_socket(loop, host, port, family, proto, flags, local_addr)
+    else:
+        sock.setblocking(False)
+    return start(loop, sock, protocol_factory)
+
+
+async def connected_socket(
+    loop: Any,
+    host: str,
+    port: int,
+    family: int,
+    proto: int,
+    flags: int,
+    local_addr: tuple[str, int] | None,
+) -> socket.socket:
+    """Try each address the name resolves to; the first that connects wins."""
+    infos = await loop.getaddrinfo(
+        host, port, family=family, type=socket.SOCK_STREAM, proto=proto, flags=flags
+    )
+    if not infos:
+        raise OSError(f"getaddrinfo({host!r}) returned empty list")
+    errors: list[OSError] = []
+    for family_, type_, proto_, _, address in infos:
+        sock = socket.socket(family_, type_, proto_)
+        try:
+            sock.setblocking(False)
+            if local_addr is not None:
+                try:
+                    sock.bind(local_addr)
+                except OSError as error:
+                    raise OSError(
+                        error.errno,
+                        f"error while attempting to bind on address "
+                        f"{local_addr!r}: {error.strerror.lower()}",
+                    ) from None
+            await loop.sock_connect(sock, address)
+            return sock
+        except OSError as error:
+            sock.close()
+            errors.append(error)
+        except BaseException:
+            sock.close()
+            raise
+    if len(errors) == 1:
+        raise errors[0]
+    raise OSError(f"Multiple exceptions: {', '.join(str(error) for error in errors)}")
+
+
+def start(loop: Any, sock: socket.socket, factory: ProtocolFactory) -> tuple[Any, Any]:
+    """A protocol from ``factory`` on a connected ``sock``: connection_made, then reading."""
+    connection = ProtocolConnection(sock, loop, factory())
+    connection.start()
+    return connection.transport, connection.protocol
+
+
+class Server(asyncio.AbstractServer):
+    """Listening sockets that accept clients into protocols; asyncio's ``Server`` API."""
+
+    def __init__(
+        self, loop: Any, listeners: list[socket.socket], factory: ProtocolFactory, backlog: int
+    ) -> None:
+        self.loop = loop
+        self.listeners = listeners
+        self.factory = factory
+        self.backlog = backlog
+        self.serving = False
+        self.closed_future: asyncio.Future[None] = loop.create_future()
+        self.forever: asyncio.Future[None] | None = None
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self.listeners)
+
+    def get_loop(self) -> Any:
+        return self.loop
+
+    def is_serving(self) -> bool:
+        return self.serving
+
+    async def start_serving(self) -> None:
+        if self.serving or not self.listeners:
+            return
+        self.serving = True
+        for listener in self.listeners:
+            listener.listen(self.backlog)
+            self.loop.add_reader(listener.fileno(), self.accept, listener)
+
+    def accept(self, listener: socket.socket) -> None:
+        """Readable listener: accept the waiting clients, a batch at a time."""
+        for _ in range(ACCEPT_BATCH):
+            try:
+                client, _ = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as error:  # EMFILE and friends: report, keep serving the others
+                self.loop.call_exception_handler(
+                    {"message": "socket.accept() out of system resource", "exception": error}
+                )
+                return
+            start(self.loop, client, self.factory)
+
+    def close(self) -> None:
+        """Stop listening; the connections already accepted go on."""
+        if not self.listeners:
+            return
+        for listener in self.listeners:
+            if self.serving:
+                self.loop.remove_reader(listener.fileno())
+            listener.close()
+        self.listeners = []
+        self.serving = False
+        if not self.closed_future.done():
+            self.closed_future.set_result(None)
+        if self.forever is not None and not self.forever.done():
+            self.forever.cancel()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self.closed_future) if self.listeners else None
+
+    async def serve_forever(self) -> None:
+        if self.forever is not None:
+            raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
+        if not self.listeners:
+            raise RuntimeError(f"server {self!r} is closed")
+        await self.start_serving()
+        self.forever = self.loop.create_future()
+        try:
+            await self.forever
+        except asyncio.CancelledError:
+            try:
+                self.close()
+                await self.wait_closed()
+            finally:
+                raise
+        finally:
+            self.forever = None
+
+    def __repr__(self) -> str:
+        return f"<Server sockets={self.sockets!r}>"
+
+
+async def create_server(
+    loop: Any,
+    protocol_factory: ProtocolFactory,
+    host: str | list[str] | None = None,
+    port: int | None = None,
+    *,
+    family: int = socket.AF_UNSPEC,
+    flags: int = socket.AI_PASSIVE,
+    sock: socket.socket | None = None,
+    backlog: int = 100,
+    ssl: Any = None,
+    reuse_address: bool | None = None,
+    reuse_port: bool | None = None,
+    start_serving: bool = True,
+    **unused: Any,
+) -> Server:
+    """Listen on ``host:port`` (or ``sock``) and serve each client with a new protocol."""
+    if ssl:
+        raise NotImplementedError(
+            "eventloop.aio has no TLS: outside this course's loop (use asyncio's own loop)"
+        )
+    if sock is not None:
+        sock.setblocking(False)
+        listeners = [sock]
+    else:
+        hosts = host if isinstance(host, list) else [host or ""]
+        listeners = []
+        try:
+            for name in hosts:
+                listener = bound_socket(socket.SOCK_STREAM, name, port or 0, backlog=backlog)
+                if reuse_port:
+                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                listener.setblocking(False)
+                listeners.append(listener)
+        except OSError as error:
+            for listener in listeners:
+                listener.close()
+            raise OSError(
+                error.errno,
+                f"error while attempting to bind on address "
+                f"{(host, port)!r}: {(error.strerror or str(error)).lower()}",
+            ) from None
+    server = Server(loop, listeners, protocol_factory, backlog)
+    if start_serving:
+        await server.start_serving()
+    return server
+
+
+async def connect_accepted_socket(
+    loop: Any, protocol_factory: ProtocolFactory, sock: socket.socket, **unused: Any
+) -> tuple[Any, Any]:
+    """A protocol on a socket someone else accepted."""
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+    sock.setblocking(False)
+    return start(loop, sock, protocol_factory)

@@ -111,7 +111,7 @@ def serve_select(proto: str, counter: WaitCounter) -> int:
     handlers: list = []
     if proto == "tcp":
         try:
-            from eventloop.tcp import TCPServer
+            from eventloop.tcp_server import TCPServer
         except ImportError as error:
             return skip(f"eventloop.tcp is not available yet ({error})")
         server = TCPServer(handlers, HOST, 0, backlog=BACKLOG)
@@ -134,7 +134,7 @@ def serve_epoll(proto: str, counter: WaitCounter) -> int:
         return skip(f"eventloop.selectors_loop is not available yet ({error})")
     loop = SelectorLoop(selector="default")
     if proto == "tcp":
-        from eventloop.tcp import TCPServer
+        from eventloop.tcp_server import TCPServer
 
         server = TCPServer(loop.handlers, HOST, 0, backlog=BACKLOG)
     else:

@@ -1,23 +1,38 @@
 """eventloop: an event loop built step by step, one module per chapter.
 
-The stages, in course order (each grows from the one before it):
+The stages, in course order:
 
     blocking        01  blocking UDP/TCP echo servers; a thread per client
     nonblocking     02  setblocking(False), EAGAIN, a busy polling loop
     select_loop     03  select(): wait for readiness instead of polling
     handlers        04  the post's EventHandler and event_loop, its bugs fixed
     udp             04  the post's UDP time and echo servers
-    tcp             05  TCP connections: accept, partial sends, EOF, backpressure
+    tcp             05  TCP connections: partial sends, EOF, resets, backpressure
+    tcp_server      05  the listening socket: accept in batches, survive EMFILE
     framing         06  lines and length prefixes on a byte stream
     timers          07  call_later on a heap; select's timeout = next deadline
     threads         08  a thread pool and a self-pipe wake-up
     selectors_loop  09  poll/epoll via selectors, persistent registration
     readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
 
+They form a tree, not a line: chapters 01-03 lead to ``handlers`` (the
+EventHandler contract), and from there three branches grow.
+
+    handlers (04) -> udp (04)                 the post's servers
+                  -> tcp, tcp_server (05)     byte streams ...
+                       -> framing (06)        ... then messages on them
+                  -> timers (07)              the loop itself, as one object ...
+                       -> threads (08)
+                            -> selectors_loop, readers (09)
+
+``selectors_loop`` runs ``tcp``'s and ``udp``'s handlers unchanged: a branch of
+handlers meets the branch of loops there.
+
 Seeing and checking what the loop did:
 
     recorder        every stage can record its iterations as plain data
-    timeline        draws a recording with matplotlib
+    timeline_rows   a recording regrouped into rows of spans and markers: plain data
+    timeline        draws those rows with matplotlib
     explorer        an ipywidgets slider over a recording's iterations
     checks          exercise checks that print a verdict and a hint
     grade           run a class's exercise notebooks and tabulate the verdicts
@@ -40,7 +55,8 @@ from eventloop.handlers import EventHandler, StopLoop, event_loop
 from eventloop.recorder import Recorder
 from eventloop.select_loop import run_select_loop
 from eventloop.selectors_loop import HandlerList, SelectorLoop
-from eventloop.tcp import TCPConnection, TCPEchoConnection, TCPServer
+from eventloop.tcp import TCPConnection, TCPEchoConnection
+from eventloop.tcp_server import TCPServer
 from eventloop.threads import Loop, ThreadPoolHandler
 from eventloop.timers import IdleTimeout, Periodic
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer

@@ -37,14 +37,35 @@ CHUNK = 4096
 """How much a TCP server asks ``recv`` for at a time."""
 
 
-def udp_socket(host: str = "127.0.0.1", port: int = 0, timeout: float = 5.0) -> socket.socket:
-    """A bound UDP socket with a timeout. Port 0: the system picks a free port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def bound_socket(
+    kind: socket.SocketKind, host: str = "127.0.0.1", port: int = 0, *, backlog: int | None = None
+) -> socket.socket:
+    """A socket of ``kind`` (``SOCK_DGRAM`` or ``SOCK_STREAM``) bound to ``(host, port)``.
+
+    Every server of the course makes its socket here, so that a failed bind
+    (port in use, no such address) always closes the socket instead of leaking
+    it. IPv6 when ``host`` has a colon. With ``backlog`` the socket listens, with
+    ``SO_REUSEADDR`` set first: a restarted server can then bind its port again
+    while old connections linger in TIME_WAIT; without it, that bind fails with
+    ``OSError: [Errno 98] Address already in use``.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
     try:
+        if backlog is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        if backlog is not None:
+            sock.listen(backlog)
     except OSError:
         sock.close()  # without this, a failed bind leaks the socket
         raise
+    return sock
+
+
+def udp_socket(host: str = "127.0.0.1", port: int = 0, timeout: float = 5.0) -> socket.socket:
+    """A bound UDP socket with a timeout. Port 0: the system picks a free port."""
+    sock = bound_socket(socket.SOCK_DGRAM, host, port)
     sock.settimeout(timeout)
     return sock
 
@@ -52,20 +73,8 @@ def udp_socket(host: str = "127.0.0.1", port: int = 0, timeout: float = 5.0) -> 
 def tcp_listener(
     host: str = "127.0.0.1", port: int = 0, backlog: int = 16, timeout: float = 5.0
 ) -> socket.socket:
-    """A listening TCP socket with ``SO_REUSEADDR`` and a timeout on ``accept``.
-
-    ``SO_REUSEADDR`` lets a restarted server bind its port again while old
-    connections linger in TIME_WAIT; without it, that bind fails with
-    ``OSError: [Errno 98] Address already in use``.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
+    """A listening TCP socket (see ``bound_socket``) with a timeout on ``accept``."""
+    sock = bound_socket(socket.SOCK_STREAM, host, port, backlog=backlog)
     sock.settimeout(timeout)
     return sock
 
@@ -197,12 +206,16 @@ def tcp_echo_client(
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """Read exactly ``size`` bytes: TCP may deliver a message in several pieces."""
+    """Read exactly ``size`` bytes: TCP may deliver a message in several pieces.
+
+    A peer that closes too early raises ``EOFError``, as asyncio's
+    ``StreamReader.readexactly`` does (its ``IncompleteReadError`` is one).
+    """
     data = bytearray()
     while len(data) < size:
         chunk = sock.recv(size - len(data))
         if not chunk:
-            raise ConnectionError(f"peer closed after {len(data)} of {size} bytes")
+            raise EOFError(f"the peer closed after {len(data)} of {size} bytes")
         data += chunk
     return bytes(data)
 

@@ -32,7 +32,8 @@ from eventloop.cli_values import (
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.select_loop import FD_SETSIZE
 from eventloop.selectors_loop import SelectorLoop
-from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection, TCPServer
+from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection
+from eventloop.tcp_server import TCPServer
 from eventloop.timers import IdleTimeout
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 
@@ -328,7 +329,8 @@ terminal:
 A client that sends without reading cannot make the server's memory grow:
 each connection stops reading while more than --high-water bytes wait to be
 sent to it. On stop (Ctrl-C, or after --duration seconds) it prints how many
-connections it served and the largest outgoing buffer any of them had.
+connections it served, the largest outgoing buffer any of them had, and how
+many times a connection stopped reading because its buffer was full.
 Port 0 picks any free port; the address is printed either way.
 """
 
@@ -368,10 +370,11 @@ class CountedEchoConnection(TCPEchoConnection):
         self.close()
 
     def connection_lost(self, error: Exception | None) -> None:
-        """Closed: forget the idle timer; report this connection's largest outgoing buffer."""
+        """Closed: forget the idle timer; report its largest outgoing buffer and its pauses."""
         if self.idle is not None:
             self.idle.cancel()
         self.totals["largest buffer"] = max(self.totals["largest buffer"], self.max_buffered)
+        self.totals["pauses"] += self.pauses
 
 
 def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
@@ -406,7 +409,7 @@ def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
 
 def run_tcp_echo(args: argparse.Namespace) -> int:
     """Listen, print where, loop until stopped, then print what the connections did."""
-    totals = {"largest buffer": 0, "closed idle": 0}
+    totals = {"largest buffer": 0, "closed idle": 0, "pauses": 0}
     loop = make_loop(args.loop)  # --loop: chapter 08's select loop or chapter 09's
     connection = partial(
         CountedEchoConnection,
@@ -436,7 +439,8 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
     idle = f"; {totals['closed idle']} closed as idle" if args.idle_timeout is not None else ""
     print(
         f"served {server.accepted} connection(s); largest outgoing buffer "
-        f"{totals['largest buffer']} bytes (high water {args.high_water}){idle}",
+        f"{totals['largest buffer']} bytes (high water {args.high_water}); "
+        f"reading paused {totals['pauses']} time(s) for backpressure{idle}",
         flush=True,
     )
     return status

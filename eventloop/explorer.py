@@ -22,13 +22,8 @@ import html
 import io
 
 from eventloop.recorder import Iteration, Recorder
-from eventloop.timeline import (
-    descriptor_names,
-    draw_highlight,
-    figure_size,
-    plot_timeline,
-    timeline_rows,
-)
+from eventloop.timeline import draw_highlight, figure_size, plot_timeline
+from eventloop.timeline_rows import descriptor_names, timeline_rows
 
 DPI = 80
 """Resolution of the timeline image: sharp enough, and quick to send to the browser."""

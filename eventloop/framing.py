@@ -31,6 +31,7 @@ import struct
 from collections.abc import MutableSequence
 from typing import Any
 
+from eventloop.blocking import recv_exactly
 from eventloop.handlers import EventHandler
 from eventloop.tcp import TCPConnection
 
@@ -206,17 +207,6 @@ class LengthPrefixedProtocol(FramedConnection):
 def frame_message(message: bytes) -> bytes:
     """``message`` with its length prefix, ready to send."""
     return HEADER.pack(len(message)) + message
-
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """For blocking clients: read exactly ``size`` bytes, or raise ``EOFError``."""
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {size} bytes")
-        data += chunk
-    return bytes(data)
 
 
 def recv_message(sock: socket.socket) -> bytes:

@@ -43,7 +43,7 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from eventloop.recorder import Recorder
 from eventloop.select_loop import FD_SETSIZE  # select's limit, met in chapter 03
@@ -80,6 +80,21 @@ class EventHandler(ABC):
 
     def handle_send(self) -> None:
         """Called when the descriptor is writable: there is room to send."""
+
+
+@runtime_checkable
+class TracksInterest(Protocol):
+    """A handlers list that wants to hear when a handler's interest changes.
+
+    Chapter 04's loop asks every handler ``wants_to_receive``/``wants_to_send``
+    in every iteration, so a plain list needs no notice. Chapter 09's loop asks
+    only the handlers it was told about: its ``HandlerList`` has this method,
+    and chapter 05's ``TCPConnection`` calls it when its buffer changes what it
+    wants. This class names that agreement; it adds no behaviour.
+    """
+
+    def interest_changed(self, handler: EventHandler) -> None:
+        """``handler`` may answer ``wants_to_receive``/``wants_to_send`` differently now."""
 
 
 def handler_name(handler: object) -> str:
@@ -299,11 +314,10 @@ def report_and_drop(
     recorder: Recorder | None,
 ) -> None:
     """Say in one line which handler failed and where, then stop calling it."""
-    print(
-        f"event_loop: {handler_name(handler)} (fd {fd}) raised {type(error).__name__} in "
-        f"{action}: {error} (at {where_raised(error)}). "
-        f"It was removed from the loop; the other handlers go on.",
-        file=sys.stderr,
+    report_error(
+        f"event_loop: {handler_name(handler)} (fd {fd}) in {action}",
+        error,
+        "It was removed from the loop; the other handlers go on.",
     )
     if handler in handlers:
         handlers.remove(handler)
@@ -311,12 +325,31 @@ def report_and_drop(
         recorder.note(iteration, f"dropped {handler_name(handler)}: raised {type(error).__name__}")
 
 
-def where_raised(error: BaseException) -> str:
-    """``udp.py:12`` or ``line 9 of a notebook cell``: where ``error`` was raised."""
-    where = traceback.extract_tb(error.__traceback__)[-1]
-    if is_notebook_cell(where.filename):
-        return f"line {where.lineno} of a notebook cell"
-    return f"{where.filename.rsplit('/', 1)[-1]}:{where.lineno}"
+def report_error(who: str, error: BaseException, what_next: str) -> None:
+    """The one way the loops report an error they survive: one line on stderr.
+
+    Who raised what, where, and what the loop does now; never a traceback,
+    which would bury the other handlers' output.
+    """
+    print(
+        f"{who} raised {type(error).__name__}: {error} (at {where_raised(error)}). {what_next}",
+        file=sys.stderr,
+    )
+
+
+def where_raised(error: BaseException, cell: str = "a notebook cell") -> str:
+    """``line 12 of udp.py`` or ``line 9 of a notebook cell``: where ``error`` was raised.
+
+    When the error came from a library that code in a notebook cell called, the
+    cell's line is the useful one: the deepest frame in a cell wins.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "an unknown place"
+    in_cells = [frame for frame in frames if is_notebook_cell(frame.filename)]
+    if in_cells:
+        return f"line {in_cells[-1].lineno} of {cell}"
+    return f"line {frames[-1].lineno} of {frames[-1].filename.rsplit('/', 1)[-1]}"
 
 
 def is_notebook_cell(filename: str) -> bool:

@@ -56,7 +56,8 @@ def start_connect(address: tuple[str, int]) -> socket.socket:
     it completed at once). The socket becomes *writable* when the connect
     has finished, successfully or not; ``connect_error`` then says which.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     code = sock.connect_ex(address)
     if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):

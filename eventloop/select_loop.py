@@ -36,6 +36,8 @@ import select
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
+from types import ModuleType
 from typing import Literal
 
 from eventloop.recorder import Recorder
@@ -163,6 +165,15 @@ def run_callback(
                 recorder.note(iteration, f"spurious readiness on fd {fd}: not now")
 
 
-def callback_name(callback: Callback) -> str:
-    """How recordings name a callback: its function name."""
-    return getattr(callback, "__name__", type(callback).__name__)
+def callback_name(callback: Callable[..., object]) -> str:
+    """How recordings name a callback: ``tick``, or ``Server.close`` for a method.
+
+    A ``functools.partial`` is named after the function it wraps.
+    """
+    while isinstance(callback, partial):
+        callback = callback.func
+    name = getattr(callback, "__name__", None) or type(callback).__name__
+    owner = getattr(callback, "__self__", None)
+    if owner is None or isinstance(owner, ModuleType):
+        return name
+    return f"{type(owner).__name__}.{name}"

@@ -68,6 +68,7 @@ from eventloop import threads
 from eventloop.handlers import (
     FD_SETSIZE,
     EventHandler,
+    TracksInterest,
     call_recorded,
     handler_name,
     report_and_drop,
@@ -104,7 +105,7 @@ def interest(handler: EventHandler) -> int:
     return (READ if handler.wants_to_receive() else 0) | (WRITE if handler.wants_to_send() else 0)
 
 
-class HandlerList(list):  # type: ignore[type-arg]
+class HandlerList(list, TracksInterest):  # type: ignore[type-arg]
     """A list of handlers that tells its loop when one is added, removed or changed.
 
     Code written for chapter 04's plain list (``handlers.append(conn)``,
@@ -185,31 +186,24 @@ class SelectorLoop(threads.Loop):
         )
         self.handlers.extend(handlers or ())
 
-    # Invariant of one iteration: bring the selector up to date for the pending
-    # handlers, and only those (O(changes), never O(all handlers)); wait until a
-    # descriptor is ready or the earliest timer is due; call handle_receive for
-    # each readable handler, then handle_send for each writable one, once each,
-    # skipping any removed or closed meanwhile, and mark each as pending; then
-    # run the due timers. This is the only place that calls handlers and timers.
-    def run_once(self, deadline: float | None = None) -> None:
-        """One iteration of the loop (see the invariant above)."""
-        scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
-        try:
-            self.resume_paused()
-            self.apply_pending()
-            if self.is_idle():
-                return  # the last handler closed: nothing to wait for
-            timeout = self.timeout(deadline)
-            if self.paused:
-                timeout = EMFILE_RETRY if timeout is None else min(timeout, EMFILE_RETRY)
-            readable, writable = self.wait_for_readiness(timeout)
-            for handler in readable:
-                self.dispatch(handler, "handle_receive")
-            for handler in writable:
-                self.dispatch(handler, "handle_send")
-            self.run_due_timers(scheduled_before)
-        finally:
-            self.iteration += 1
+    # run_once is chapter 07's, unchanged: get ready, wait, dispatch, run due
+    # timers. What changes are the steps it calls. Getting ready brings the
+    # selector up to date for the pending handlers, and only those (O(changes),
+    # never O(all handlers)); the timeout is capped while a listener is paused
+    # (EMFILE); the wait asks the selector; dispatch skips a handler removed or
+    # closed earlier in the iteration and marks the ones that ran as pending,
+    # since their interest may have changed.
+    def prepare_to_wait(self) -> None:
+        """Resume reading after an EMFILE pause, then apply the pending interest changes."""
+        self.resume_paused()
+        self.apply_pending()
+
+    def timeout(self, deadline: float | None) -> float | None:
+        """As chapter 07's, but a paused listener wakes the loop to try again soon."""
+        timeout = super().timeout(deadline)
+        if self.paused:
+            timeout = EMFILE_RETRY if timeout is None else min(timeout, EMFILE_RETRY)
+        return timeout
 
     def wait_for_readiness(
         self, timeout: float | None

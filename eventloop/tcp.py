@@ -8,11 +8,6 @@ that may not fit in the kernel's buffers.
 
 Adds, and why (each fix is a pitfall the chapter makes happen first):
 
-* ``TCPServer``: a listening handler that accepts every waiting connection,
-  makes each one non-blocking (one blocking socket stalls every client) and
-  appends a connection handler to the loop's list. Running out of
-  descriptors (``EMFILE``) does not stop it: it refuses that client and
-  goes on serving the others.
 * ``TCPConnection``: one accepted socket. ``send()`` never blocks: what the
   kernel does not take now waits in an outgoing ``bytearray`` (``send`` may
   take only part of it; ``del buf[:n]`` drops what went, without the copy
@@ -24,10 +19,13 @@ Adds, and why (each fix is a pitfall the chapter makes happen first):
   connection stops reading, so a client that sends without reading cannot
   make the server's memory grow without bound; it reads again once the
   buffer drains to ``low_water``.
-* ``connect_nonblocking`` and ``connection_error`` (chapter 02's
-  ``connect_error``): a non-blocking ``connect`` raises ``BlockingIOError``
-  (EINPROGRESS) and finishes later; a refused one makes the socket readable
-  *and* writable, so only ``SO_ERROR`` says whether it worked.
+* Clients connect with chapter 02's ``start_connect`` and ``connect_error``:
+  a non-blocking ``connect`` finishes later (EINPROGRESS); a refused one makes
+  the socket readable *and* writable, so only ``SO_ERROR`` says whether it
+  worked.
+
+The other half of this stage, the listening socket that creates the
+connections, is ``tcp_server.TCPServer``.
 
 The handlers only touch the ``handlers`` list with ``append`` and ``remove``,
 so they work with any list-like object, such as a later stage's loop.
@@ -35,17 +33,11 @@ so they work with any list-like object, such as a later stage's loop.
 
 from __future__ import annotations
 
-import errno
-import os
 import socket
-import sys
-import weakref
 from collections.abc import Callable, MutableSequence
-from types import TracebackType
 from typing import Literal
 
-from eventloop.handlers import EventHandler
-from eventloop.nonblocking import connect_error
+from eventloop.handlers import EventHandler, TracksInterest
 
 RECV_SIZE = 65536
 """Bytes asked for per ``recv``: one call usually empties the kernel's buffer."""
@@ -55,12 +47,6 @@ HIGH_WATER = 64 * 1024
 
 LOW_WATER = 16 * 1024
 """Read again once no more than this many bytes wait to be sent."""
-
-OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-"""The errnos ``accept`` raises when the process or the system has no descriptor left."""
-
-ConnectionFactory = Callable[[socket.socket, MutableSequence[EventHandler]], EventHandler]
-"""What ``TCPServer`` calls per accepted socket: a ``TCPConnection`` class, or a ``partial``."""
 
 AfterFlush = Literal["shutdown", "close", "done"]
 """What ``flush`` does once the buffer is empty: send FIN, close, or nothing (FIN was sent)."""
@@ -274,13 +260,12 @@ class TCPConnection(EventHandler):
         """``wants_to_receive``/``wants_to_send`` may answer differently now.
 
         A ``select`` loop asks every iteration and needs no notice; a loop
-        that registers descriptors once (chapter 09) can hook in here.
-        Chapter 09's ``HandlerList`` has an ``interest_changed(handler)``
-        method that tells its loop; a plain list has none, so this does nothing.
+        that registers descriptors once (chapter 09) must be told: its
+        ``HandlerList`` is a ``handlers.TracksInterest``. A plain list is not,
+        so then this does nothing.
         """
-        notify = getattr(self.handlers, "interest_changed", None)
-        if notify is not None:
-            notify(self)
+        if isinstance(self.handlers, TracksInterest):
+            self.handlers.interest_changed(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd {self.fileno()}, {len(self.outgoing)} queued"
@@ -292,177 +277,3 @@ class TCPEchoConnection(TCPConnection):
 
     def data_received(self, data: bytes) -> None:
         self.send(data)
-
-
-class TCPServer(EventHandler):
-    """A listening socket that adds a ``connection(sock, handlers)`` per client.
-
-    Creating it appends it to ``handlers``; ``close()`` (or leaving a
-    ``with`` block) removes it and closes every connection it accepted that
-    is still open. Options for the connections: ``functools.partial``, e.g.
-    ``connection=partial(TCPEchoConnection, high_water=4096)``.
-    """
-
-    def __init__(
-        self,
-        handlers: MutableSequence[EventHandler],
-        host: str = "127.0.0.1",
-        port: int = 0,
-        connection: ConnectionFactory = TCPEchoConnection,
-        backlog: int = 128,
-        accept_batch: int = 16,
-        highest_fd: int | None = None,
-    ) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            # Re-binding the port of a server that just stopped must not fail (TIME_WAIT).
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((host, port))
-            self.sock.listen(backlog)
-        except OSError:
-            self.sock.close()
-            raise
-        self.sock.setblocking(False)
-        self.address: tuple[str, int] = self.sock.getsockname()[:2]
-        self.handlers = handlers
-        self.connection = connection
-        self.accept_batch = accept_batch
-        self.highest_fd = highest_fd  # select() cannot watch fds above FD_SETSIZE - 1
-        # Open connections only: a closed one leaves the loop's list and is forgotten.
-        self.connections: weakref.WeakSet[EventHandler] = weakref.WeakSet()
-        self.accepted = self.refused = 0
-        self.spare: int | None = os.open(os.devnull, os.O_RDONLY)  # see refuse_one()
-        if self not in handlers:
-            handlers.append(self)
-
-    @property
-    def port(self) -> int:
-        """The port actually bound (useful after asking for port 0)."""
-        return self.address[1]
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def wants_to_receive(self) -> bool:
-        return True
-
-    def handle_receive(self) -> None:
-        """Accept the clients waiting in the backlog, a batch at a time."""
-        for _ in range(self.accept_batch):
-            try:
-                sock, _ = self.sock.accept()
-            except BlockingIOError:
-                return  # the backlog is empty (or another process took the client)
-            except ConnectionAbortedError:
-                continue  # the client gave up before we accepted it
-            except OSError as error:
-                if error.errno not in OUT_OF_DESCRIPTORS:
-                    raise
-                self.refuse_one(error)
-                return
-            if self.highest_fd is not None and sock.fileno() > self.highest_fd:
-                self.refuse_unwatchable(sock)
-                continue
-            sock.setblocking(False)
-            self.accepted += 1
-            handler = self.connection(sock, self.handlers)
-            self.connections.add(handler)
-            self.handlers.append(handler)
-
-    def refuse_unwatchable(self, sock: socket.socket) -> None:
-        """Close a client whose descriptor the loop could not watch; say so once.
-
-        ``select()`` raises ``ValueError`` for any fd at or above FD_SETSIZE (1024):
-        watching this one would stop the whole server, not just this client.
-        """
-        fd = sock.fileno()
-        sock.close()
-        self.refused += 1
-        if self.refused == 1:
-            print(
-                f"TCPServer {self.address[0]}:{self.port}: refusing clients whose descriptor is "
-                f"above {self.highest_fd} (this one got fd {fd}): the select() loop cannot watch "
-                f"them (counted in .refused). The epoll/poll loop has no such limit.",
-                file=sys.stderr,
-            )
-
-    def refuse_one(self, error: OSError) -> None:
-        """Out of descriptors: free the spare one, accept the client and close it at once.
-
-        Otherwise the client stays in the backlog, the listening socket stays
-        readable, and the loop spins at 100% CPU until a descriptor is freed.
-        """
-        self.refused += 1
-        if self.refused == 1:
-            print(
-                f"TCPServer {self.address[0]}:{self.port}: cannot accept: {error.strerror} "
-                f"(errno {error.errno}); refusing clients until descriptors are freed "
-                f"(counted in .refused). Raise the limit with `ulimit -n`.",
-                file=sys.stderr,
-            )
-        if self.spare is None:
-            return
-        os.close(self.spare)
-        try:
-            sock, _ = self.sock.accept()
-            sock.close()
-        except OSError:
-            pass
-        finally:
-            try:
-                self.spare = os.open(os.devnull, os.O_RDONLY)
-            except OSError:
-                self.spare = None
-
-    def close(self) -> None:
-        """Stop listening, leave the loop's list, close the connections still open."""
-        if self in self.handlers:
-            self.handlers.remove(self)
-        self.sock.close()
-        if self.spare is not None:
-            os.close(self.spare)
-            self.spare = None
-        for handler in list(self.connections):
-            close = getattr(handler, "close", None)
-            if close is not None:
-                close()
-
-    def __enter__(self) -> TCPServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.sock.fileno() < 0 else f"{self.address[0]}:{self.port}"
-        return f"<{type(self).__name__} {state}, {len(self.connections)} connections>"
-
-
-def connect_nonblocking(address: tuple[str, int]) -> socket.socket:
-    """Start connecting to ``address`` without waiting; return the socket at once.
-
-    ``connect`` on a non-blocking socket raises ``BlockingIOError: [Errno 115]
-    Operation now in progress``: the handshake goes on in the kernel. Wait
-    until the socket is writable, then ask ``connection_error(sock)``.
-    """
-    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        sock.connect(address)
-    except BlockingIOError:
-        pass  # EINPROGRESS: expected
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-connection_error = connect_error
-"""Chapter 02's ``connect_error`` (``SO_ERROR``): 0, or the errno the connect failed with."""

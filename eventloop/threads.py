@@ -32,7 +32,6 @@ appends in between; that result's byte is never read, so the loop spins.
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
 from eventloop import timers
-from eventloop.handlers import EventHandler, StopLoop, StopReason, where_raised
+from eventloop.handlers import EventHandler, StopLoop, StopReason, report_error
 from eventloop.recorder import Recorder
 from eventloop.timers import Timer, callback_name
 
@@ -92,11 +91,7 @@ class Waker(EventHandler):
                 except StopLoop:
                     raise
                 except Exception as error:  # one bad function must not lose the others
-                    print(
-                        f"Waker: {callback_name(fn)} raised {type(error).__name__}: {error} "
-                        f"(at {where_raised(error)}); the others go on.",
-                        file=sys.stderr,
-                    )
+                    report_error(f"Waker: {callback_name(fn)}", error, "The others go on.")
         finally:
             if self._inbox:  # stopped half-way: what is left must not wait for another byte
                 self.wake()

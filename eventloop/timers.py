@@ -38,12 +38,11 @@ from __future__ import annotations
 
 import heapq
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any, Literal
 
 from eventloop.handlers import (
@@ -54,11 +53,12 @@ from eventloop.handlers import (
     check_handlers,
     dispatch,
     drop_closed,
+    report_error,
     stop_reason,
     wait_for_readiness,
-    where_raised,
 )
 from eventloop.recorder import Recorder
+from eventloop.select_loop import callback_name  # chapter 03: how recordings name a callback
 
 
 @dataclass(order=True)
@@ -76,20 +76,6 @@ class Timer:
     def cancel(self) -> None:
         """Do not run this timer. Cancelling twice, or after it ran, is harmless."""
         self.cancelled = True
-
-
-def callback_name(callback: Callable[..., object]) -> str:
-    """How recordings name a callback: ``tick``, or ``Server.close`` for a method.
-
-    A ``functools.partial`` is named after the function it wraps.
-    """
-    while isinstance(callback, partial):
-        callback = callback.func
-    name = getattr(callback, "__name__", None) or type(callback).__name__
-    owner = getattr(callback, "__self__", None)
-    if owner is None or isinstance(owner, ModuleType):
-        return name
-    return f"{type(owner).__name__}.{name}"
 
 
 class Loop:
@@ -200,17 +186,21 @@ class Loop:
                 self.note("stopped: a handler raised StopLoop")
                 return "stopped"
 
-    # Invariant of one iteration: wait in select until a descriptor is ready or
-    # the earliest timer is due (never past the run's deadline); call the ready
+    # Invariant of one iteration: get ready to wait (forget closed handlers);
+    # if nothing is left, return; wait until a descriptor is ready or the
+    # earliest timer is due (never past the run's deadline); call the ready
     # handlers, readable ones first; then run every timer that is due *now*,
     # earliest first. A timer scheduled by this iteration's code runs in a later
     # iteration, even with a delay of 0, so timers cannot starve I/O. This is the
-    # only place that calls handlers and timers.
+    # only place that calls handlers and timers. Later loops (chapter 09's
+    # SelectorLoop) keep this method and change only the steps it calls.
     def run_once(self, deadline: float | None = None) -> None:
         """One iteration of the loop (see the invariant above)."""
         scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
         try:
-            drop_closed(self.handlers, self.iteration, self.recorder)
+            self.prepare_to_wait()
+            if self.is_idle():
+                return  # the last handler closed: nothing to wait for
             readable, writable = self.wait_for_readiness(self.timeout(deadline))
             for handler in readable:
                 self.dispatch(handler, "handle_receive")
@@ -219,6 +209,10 @@ class Loop:
             self.run_due_timers(scheduled_before)
         finally:
             self.iteration += 1
+
+    def prepare_to_wait(self) -> None:
+        """Forget handlers closed since the last wait: select cannot watch fd -1."""
+        drop_closed(self.handlers, self.iteration, self.recorder)
 
     def wait_for_readiness(
         self, timeout: float | None
@@ -267,11 +261,7 @@ class Loop:
             if error is not None:
                 if self.on_error == "raise":
                     raise error
-                print(
-                    f"Loop: {timer.action} {name} raised {type(error).__name__}: {error} "
-                    f"(at {where_raised(error)}). The loop goes on.",
-                    file=sys.stderr,
-                )
+                report_error(f"Loop: {timer.action} {name}", error, "The loop goes on.")
 
     def is_idle(self) -> bool:
         """True when nothing could happen any more: no handlers and no live timers."""

@@ -30,7 +30,7 @@ import socket
 import time
 from types import TracebackType
 
-from eventloop.blocking import MAX_DATAGRAM  # 65535: fits any UDP datagram (chapter 01)
+from eventloop.blocking import MAX_DATAGRAM, bound_socket  # chapter 01
 from eventloop.handlers import EventHandler
 
 
@@ -44,13 +44,7 @@ class UDPServer(EventHandler):
     def __init__(self, host: str | tuple[str, int] = "127.0.0.1", port: int = 0) -> None:
         if isinstance(host, tuple):
             host, port = address_of(host, port)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self.sock.bind((host, port))
-        except OSError:
-            self.sock.close()
-            raise
+        self.sock = bound_socket(socket.SOCK_DGRAM, host, port)
         self.sock.setblocking(False)
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.requests = 0

@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 
+from eventloop.blocking import recv_exactly
 from eventloop.framing import (
     HEADER,
     MAX_VALUE,
@@ -18,11 +19,11 @@ from eventloop.framing import (
     LengthPrefixedProtocol,
     LineProtocol,
     frame_message,
-    recv_exactly,
     recv_message,
 )
 from eventloop.handlers import EventHandler, event_loop
-from eventloop.tcp import HIGH_WATER, TCPConnection, TCPServer
+from eventloop.tcp import HIGH_WATER, TCPConnection
+from eventloop.tcp_server import TCPServer
 
 
 class Lines(LineProtocol):

@@ -263,7 +263,7 @@ def test_a_raising_handler_is_reported_in_one_line_and_dropped_while_others_go_o
     assert handlers == [healthy]
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1
-    assert f"broken (fd {broken.fileno()}) raised ZeroDivisionError in handle_receive" in message
+    assert f"broken (fd {broken.fileno()}) in handle_receive raised ZeroDivisionError" in message
     assert "removed from the loop" in message
     assert recorder.handler_calls()[0].error == "ZeroDivisionError: division by zero"
 

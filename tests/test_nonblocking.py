@@ -20,7 +20,7 @@ from eventloop.nonblocking import (
     start_connect,
 )
 from eventloop.recorder import HandlerEvent, Recorder
-from eventloop.timeline import timeline_rows
+from eventloop.timeline_rows import timeline_rows
 
 
 def test_recv_on_an_empty_non_blocking_socket_raises_eagain():

@@ -38,7 +38,7 @@ SERVER = RAISE_LIMIT + textwrap.dedent(
     """
     import sys
     from eventloop.selectors_loop import SelectorLoop
-    from eventloop.tcp import TCPServer
+    from eventloop.tcp_server import TCPServer
 
     expected = int(sys.argv[1])
     peak = 0

@@ -15,15 +15,14 @@ from functools import partial
 import pytest
 
 from eventloop.handlers import EventHandler, event_loop
+from eventloop.nonblocking import connect_error, start_connect
 from eventloop.recorder import Recorder
 from eventloop.tcp import (
     RECV_SIZE,
     TCPConnection,
     TCPEchoConnection,
-    TCPServer,
-    connect_nonblocking,
-    connection_error,
 )
+from eventloop.tcp_server import TCPServer
 
 
 def run_until(handlers: list[EventHandler], done: Callable[[], bool], limit: float = 3.0) -> None:
@@ -263,24 +262,24 @@ def test_without_watermarks_the_buffer_grows(handlers, server):
         assert connection.max_buffered > 4 * (64 * 1024 + RECV_SIZE)
 
 
-def test_connect_nonblocking_then_so_error_is_zero(server):
-    with connect_nonblocking(server.address) as client:
+def test_start_connect_then_so_error_is_zero(server):
+    with start_connect(server.address) as client:
         _, writable, _ = select.select([], [client], [], 3)
         assert writable == [client]
-        assert connection_error(client) == 0
+        assert connect_error(client) == 0
 
 
 def test_a_refused_connect_is_readable_and_writable_with_econnrefused():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         address = probe.getsockname()  # bound but not listening: connections are refused
-        with connect_nonblocking(address) as client:
+        with start_connect(address) as client:
             readable, writable, _ = select.select([client], [client], [], 3)
             assert readable == [client] and writable == [client]
-            assert connection_error(client) == errno.ECONNREFUSED
+            assert connect_error(client) == errno.ECONNREFUSED
 
 
-def test_connect_nonblocking_raises_einprogress_underneath(server):
+def test_a_plain_nonblocking_connect_raises_einprogress(server):
     with socket.socket() as sock:
         sock.setblocking(False)
         with pytest.raises(BlockingIOError) as info:
@@ -293,7 +292,7 @@ EMFILE_SCRIPT = textwrap.dedent(
     import os, resource, socket
     from eventloop.handlers import event_loop
     from eventloop.recorder import Recorder
-    from eventloop.tcp import TCPServer
+    from eventloop.tcp_server import TCPServer
 
     handlers = []
     server = TCPServer(handlers)

@@ -171,15 +171,20 @@ def test_a_job_that_raises_reaches_its_callback_through_the_future():
 
 
 class SlowSquareServer(UDPServer):
-    """Squares a number; the work "blocks" for ``delay`` seconds, in the loop or in a thread."""
+    """Squares a number; the work "blocks" until the echo has replied, or ``delay`` seconds.
 
-    def __init__(self, loop: Loop | None, delay: float) -> None:
+    In a thread, the work ends as soon as the other client got its reply: the order of
+    the replies is then decided by the loop, not by a race against the clock. In the
+    loop itself, the echo cannot reply while the work blocks, so it waits ``delay``.
+    """
+
+    def __init__(self, loop: Loop | None, delay: float, echoed: threading.Event) -> None:
         super().__init__()
-        self.loop, self.delay = loop, delay
+        self.loop, self.delay, self.echoed = loop, delay, echoed
         self.squares_sent = 0
 
     def work(self, n: int) -> bytes:
-        time.sleep(self.delay)
+        self.echoed.wait(self.delay)
         return str(n * n).encode()
 
     def handle_receive(self) -> None:
@@ -197,16 +202,21 @@ class SlowSquareServer(UDPServer):
 
 
 class Echo(UDPServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.echoed = threading.Event()
+
     def handle_receive(self) -> None:
         data, sender = self.sock.recvfrom(MAX_DATAGRAM)
         self.requests += 1
         self.reply(data, sender)
+        self.echoed.set()
 
 
 @pytest.mark.parametrize("in_thread", [False, True], ids=["blocking", "thread-pool"])
 def test_blocking_work_stalls_the_other_client_unless_it_runs_in_a_thread(in_thread, udp_client):
     with Loop() as loop, Echo() as echo:
-        slow = SlowSquareServer(loop if in_thread else None, 0.2)
+        slow = SlowSquareServer(loop if in_thread else None, 0.2, echo.echoed)
         with slow:
             loop.add(slow)
             loop.add(echo)

@@ -1,4 +1,4 @@
-"""Tests for eventloop.timeline: what the timeline draws, checked as data, not pixels."""
+"""Tests for eventloop.timeline_rows and eventloop.timeline: what is drawn, checked as data."""
 
 from __future__ import annotations
 
@@ -17,13 +17,11 @@ from eventloop import Recorder, UDPEchoServer, UDPTimeServer, event_loop  # noqa
 from eventloop.timeline import (  # noqa: E402
     AGGREGATE,
     LEGEND,
-    LOOP_ROW,
     busy_fractions,
     draw_highlight,
-    iteration_window,
     plot_timeline,
-    timeline_rows,
 )
+from eventloop.timeline_rows import LOOP_ROW, iteration_window, timeline_rows  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

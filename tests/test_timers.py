@@ -250,7 +250,7 @@ def test_a_timer_that_raises_is_reported_and_the_loop_goes_on(loop, capsys):
     assert fired == ["next"]
     err = capsys.readouterr().err
     assert "timer broken raised ValueError: bad tick" in err
-    assert "test_timers.py:" in err
+    assert "of test_timers.py" in err
 
 
 def test_on_error_raise_propagates_a_timer_error():

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
-from eventloop.handlers import is_notebook_cell
+from eventloop.handlers import where_raised
 
 PASSED = "✓"
 FAILED = "✗"
@@ -127,23 +127,8 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
 
 
 def describe(error: BaseException) -> str:
-    """``ValueError: bad value (line 3 of your cell)``: the error and where it happened.
-
-    "Where" is the deepest line of the learner's own code (a notebook cell) when the
-    error came from a library it called, else the line that raised.
-    """
-    text = f"{type(error).__name__}: {error}"
-    frames = []
-    tb = error.__traceback__
-    while tb is not None:
-        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
-        tb = tb.tb_next
-    if frames:
-        in_cells = [frame for frame in frames if is_notebook_cell(frame[0])]
-        filename, line = (in_cells or frames)[-1]
-        where = "your cell" if is_notebook_cell(filename) else filename.rsplit("/", 1)[-1]
-        text += f" (line {line} of {where})"
-    return text
+    """``ValueError: bad value (line 3 of your cell)``: the error and where it happened."""
+    return f"{type(error).__name__}: {error} ({where_raised(error, cell='your cell')})"
 
 
 @contextmanager

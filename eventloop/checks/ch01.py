@@ -254,7 +254,7 @@ def conversation(clients: list[socket.socket]) -> tuple[str, tuple[int, bool]]:
             recv_exactly(client, len(message))
         except TimeoutError:
             outcome = "late"
-        except ConnectionError:
+        except (ConnectionError, EOFError):
             pass
         shut(client, socket.SHUT_WR)  # EOF: this client is done
     return outcome, echo_of(first, BIG)

@@ -29,7 +29,8 @@ from eventloop.checks.network import (
 from eventloop.checks.probes import measure
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
-from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection, TCPServer
+from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection
+from eventloop.tcp_server import TCPServer
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.handlers import EventHandler, event_loop
-from eventloop.tcp import TCPConnection, TCPServer
+from eventloop.tcp import TCPConnection
+from eventloop.tcp_server import TCPServer
 
 
 def deliver(connection: Callable, pieces: list[bytes]) -> bytes:

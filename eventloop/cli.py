@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import selectors
 import socket
 import sys
 from collections.abc import MutableSequence, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from eventloop import threads
@@ -25,10 +23,10 @@ from eventloop.cli_values import (
     byte_count,
     check_watermarks,
     duration,
-    how_many,
     means_every_interface,
     port,
 )
+from eventloop.grading.command import add_grade_command
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.select_loop import FD_SETSIZE
 from eventloop.selectors_loop import SelectorLoop
@@ -152,80 +150,6 @@ def explain_bind_error(error: OSError, args: argparse.Namespace) -> str:
     if error.errno in (errno.EACCES, errno.EPERM):
         return f"error: not allowed to bind {args.host} (ports below 1024 need root): {error}"
     return f"error: cannot bind {args.host}: {error.strerror or error}"
-
-
-# --- grade: run exercise notebooks and collect their verdicts ----------------------------------
-
-GRADE_HELP = """\
-Run exercise notebooks, each in a fresh kernel from its own folder, and print
-a table of the verdicts their checks print (passed / failed / not attempted).
-
-    python -m eventloop grade submissions/            # one folder per student
-    python -m eventloop grade exercises/03-select.ipynb --csv grades.csv
-
-Saved outputs are ignored: only what this run prints counts. A cell that runs
-too long is interrupted, a notebook that runs too long is stopped, a kernel
-that dies is noted; a notebook that binds a fixed port is not run. The exit
-status is 0 when grading finished, whatever the grades.
-
-Grading RUNS THE STUDENTS' CODE WITH YOUR RIGHTS: a notebook can read, change or
-delete anything you can. Grade as an unprivileged user (sudo -u grader ...) or
-in a throw-away container with only the submissions mounted, e.g.
-    docker run --rm --network none -v "$PWD/submissions:/work:ro" IMAGE \
-        python -m eventloop grade /work
-Names and outputs come from students: the table shows control characters as
-escapes, and the CSV quotes cells a spreadsheet would read as formulas.
-"""
-
-
-def add_grade_command(commands: argparse._SubParsersAction) -> None:
-    """``grade``: its options, and ``run_grade`` to run it."""
-    parser = commands.add_parser(
-        "grade",
-        help="run exercise notebooks and tabulate their verdicts",
-        description=GRADE_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="notebooks or folders")
-    parser.add_argument(
-        "--solutions",
-        type=Path,
-        default=None,
-        help="where the solutions notebooks list the exercises (default: the course's solutions/)",
-    )
-    parser.add_argument(
-        "--timeout", type=duration, default=60.0, help="seconds per notebook (default: 60)"
-    )
-    parser.add_argument(
-        "--cell-timeout", type=duration, default=30.0, help="seconds per cell (default: 30)"
-    )
-    parser.add_argument(
-        "--jobs",
-        type=how_many,
-        default=available_cores(),
-        help="notebooks graded at the same time (default: the cores available, %(default)s)",
-    )
-    parser.add_argument("--csv", type=Path, default=None, help="also write the table to this file")
-    parser.add_argument(
-        "--allow-fixed-ports",
-        action="store_true",
-        help="run notebooks that bind a fixed port anyway (they may collide)",
-    )
-    parser.set_defaults(run=run_grade)
-
-
-def available_cores() -> int:
-    """The cores this process may use (a container or ``taskset`` may allow fewer than exist)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def run_grade(args: argparse.Namespace) -> int:
-    """Imported here: grading needs nbclient, which serving does not."""
-    from eventloop.grade import main as grade_main
-
-    return grade_main(args)
 
 
 # --- udp-echo, and --loop: one server on each stage's loop (chapter 09) -----------------------

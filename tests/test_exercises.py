@@ -20,14 +20,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from eventloop import grade
 from eventloop.checks import VERDICT_LINE
+from eventloop.grading import kernel, results
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
 CELL_TIMEOUT = 30
 STUB_MESSAGE = re.compile(r"^Exercise (?P<id>\d+\.\d+): \S")
 
+FIXTURE_CHECKS = Path(__file__).parent / "fixtures" / "exercises" / "checks"  # chapter 98's
 PAIRS = [
     (path, ROOT / "solutions" / path.name)
     for path in sorted((ROOT / "exercises").glob("[0-9][0-9]-*.ipynb"))
@@ -36,7 +37,7 @@ IDS = [path.relative_to(ROOT).as_posix() for path, _ in PAIRS]
 
 
 def header_id(cell: nbformat.NotebookNode) -> str | None:
-    header = grade.EXERCISE_HEADER.match(cell.source.lstrip())
+    header = results.EXERCISE_HEADER.match(cell.source.lstrip())
     return header["id"] if cell.cell_type == "code" and header else None
 
 
@@ -63,10 +64,10 @@ def tags(cell: nbformat.NotebookNode) -> list[str]:
 @pytest.mark.parametrize(("exercises", "solutions"), PAIRS, ids=IDS)
 def test_structure(exercises: Path, solutions: Path) -> None:
     notebook = nbformat.read(exercises, as_version=4)
-    ids = grade.exercise_ids(notebook)
+    ids = results.exercise_ids(notebook)
     chapter = int(exercises.name[:2])
     assert ids, f"{exercises.name} has no `# Exercise N.M: ...` cell"
-    assert ids == grade.exercise_ids(nbformat.read(solutions, as_version=4))
+    assert ids == results.exercise_ids(nbformat.read(solutions, as_version=4))
     assert all(int(exercise.split(".")[0]) == chapter for exercise in ids)
     sources = [cell.source for cell in notebook.cells]
     for index, cell in enumerate(notebook.cells):
@@ -88,14 +89,14 @@ def test_structure(exercises: Path, solutions: Path) -> None:
 
 @pytest.mark.parametrize(("exercises", "solutions"), PAIRS, ids=IDS)
 def test_run_all_says_not_attempted(exercises: Path, solutions: Path) -> None:
-    run = asyncio.run(grade.run_notebook(exercises, timeout=120, cell_timeout=CELL_TIMEOUT))
+    run = asyncio.run(kernel.run_notebook(exercises, 120, CELL_TIMEOUT, trusted=[FIXTURE_CHECKS]))
     assert run.problem == "", f"{exercises.name}: {run.problem}"
     assert run.interrupted == [], f"{exercises.name}: cells over {CELL_TIMEOUT} s"
     cells = run.notebook.cells
 
     stub_raised: set[str] = set()
     for index, cell in enumerate(cells):
-        error = grade.cell_error(cell)
+        error = results.cell_error(cell)
         if error is None:
             continue
         where = f"{exercises.name}, cell {index} raised {error[0]}: {error[1]}"
@@ -109,10 +110,10 @@ def test_run_all_says_not_attempted(exercises: Path, solutions: Path) -> None:
     printed: dict[str, list[str]] = {}
     for cell in cells:
         for output in cell.get("outputs", []):
-            for line in grade.output_text(output).splitlines():
+            for line in results.output_text(output).splitlines():
                 if match := VERDICT_LINE.match(line):
                     printed.setdefault(match["exercise"], []).append(match["status"])
-    for exercise in grade.exercise_ids(run.notebook):
+    for exercise in results.exercise_ids(run.notebook):
         statuses = printed.get(exercise, [])
         assert set(statuses) <= {"not attempted yet"}, (
             f"{exercises.name}: the stub of Exercise {exercise} got a verdict {statuses}: "
@@ -121,3 +122,6 @@ def test_run_all_says_not_attempted(exercises: Path, solutions: Path) -> None:
         assert statuses or exercise in stub_raised, (
             f"{exercises.name}: no verdict for Exercise {exercise} after Run All"
         )
+    signed = {entry["exercise"]: entry["status"] for entry in run.records}
+    assert set(signed.values()) <= {"not attempted"}, f"{exercises.name}: signed {signed}"
+    assert set(signed) == set(printed), f"{exercises.name}: printed {printed}, signed {signed}"

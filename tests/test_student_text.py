@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from eventloop.cli import build_parser
-from eventloop.grade import FAILED, PASSED, ExerciseResult, NotebookResult, format_table, write_csv
+from eventloop.grading.report import format_table, write_csv
+from eventloop.grading.results import FAILED, PASSED, ExerciseResult, NotebookResult
 from eventloop.student_text import for_spreadsheet, for_terminal
 
 

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
+from eventloop.checks import record
 from eventloop.handlers import where_raised
 
 PASSED = "✓"
@@ -63,8 +64,12 @@ class CheckFailed(Exception):
         self.hint = hint
 
 
-class CheckTimedOut(Exception):
-    """The learner's code ran longer than the check allows."""
+class CheckTimedOut(BaseException):
+    """The learner's code ran longer than the check allows.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: a learner's loop that says
+    ``except Exception: continue`` must not swallow the time limit and run on.
+    """
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,16 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
 
     ``NotImplementedError`` (the exercise stub) means "not attempted yet";
     ``CheckFailed`` means a wrong answer; any other exception is reported as
-    the learner's code raising it, with the line where it happened.
+    the learner's code raising it, with the line where it happened. When a
+    grader runs the notebook, ``record`` also gives it a signed copy.
     """
+    status, detail = outcome_of(exercise, check, time_limit)
+    record.record(exercise, status, check, detail)
+    return Verdict(exercise, status)
+
+
+def outcome_of(exercise: str, check: Callable[[], None], time_limit: float) -> tuple[str, str]:
+    """Run the check, print the verdict lines; return the status and, for a failure, why."""
     try:
         with time_limit_of(time_limit):
             check()
@@ -101,29 +114,31 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
             f"`raise NotImplementedError(...)` in the exercise cell with your code, run that "
             f"cell, then run this one again."
         )
-        return Verdict(exercise, "not attempted")
+        return "not attempted", ""
     except CheckFailed as failure:
         print(f"{FAILED} Exercise {exercise} failed: {failure.problem}")
+        details = []
         if failure.expected is not None:
             print(f"    expected: {failure.expected}")
+            details.append(f"expected {failure.expected}")
         if failure.got is not None:
             print(f"    got:      {failure.got}")
+            details.append(f"got {failure.got}")
         if failure.hint:
             print(f"    hint:     {failure.hint}")
-        return Verdict(exercise, "failed")
+        return "failed", failure.problem + (f" ({', '.join(details)})" if details else "")
     except CheckTimedOut:
-        print(
-            f"{FAILED} Exercise {exercise} failed: your code was still running after "
-            f"{time_limit:g} s and was stopped."
-        )
+        problem = f"your code was still running after {time_limit:g} s and was stopped."
+        print(f"{FAILED} Exercise {exercise} failed: {problem}")
         print("    hint:     does every loop have a stop condition, and every socket a timeout?")
-        return Verdict(exercise, "failed")
+        return "failed", problem
     except Exception as error:  # the learner's code crashed: say where, briefly
-        print(f"{FAILED} Exercise {exercise} failed: your code raised {describe(error)}")
+        problem = f"your code raised {describe(error)}"
+        print(f"{FAILED} Exercise {exercise} failed: {problem}")
         print("    hint:     run the exercise cell on its own to see the full traceback.")
-        return Verdict(exercise, "failed")
+        return "failed", problem
     print(f"{PASSED} Exercise {exercise} passed")
-    return Verdict(exercise, "passed")
+    return "passed", ""
 
 
 def describe(error: BaseException) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from eventloop.checks import (
     CheckFailed,
+    CheckTimedOut,
     Verdict,
     expect_equal,
     receive_datagrams,
@@ -287,6 +288,8 @@ def try_tcp_echo(tcp_echo: Callable[[socket.socket, int], None]) -> None:
     try:
         with time_limit_of(5):
             serve_two_clients(tcp_echo, results, errors)
+    except CheckTimedOut:
+        print(f"{tcp_echo.__name__} was still running after 5 s and was stopped")
     except Exception as error:
         print(f"{tcp_echo.__name__} raised {type(error).__name__}: {error}")
     else:

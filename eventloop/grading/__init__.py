@@ -1,0 +1,19 @@
+"""Grading a class: teacher tooling, not a stage of the loop.
+
+``python -m eventloop grade submissions/`` runs every exercise notebook it finds
+(one folder per student), each in a fresh kernel, and prints a table of the
+verdicts, optionally a CSV. The modules, in the order a notebook meets them:
+
+    grade       find the notebooks, grade each in its own worker process, the command
+    ports       fixed ports found in the code before anything runs (pitfall 13)
+    kernel      run one notebook in a kernel, with the grader's own first cell
+    results     what happened to each exercise, read from the signed verdicts
+    worker      one notebook graded in a process of its own, in its own session
+    report      the table and the CSV, student text made harmless
+    command     the ``grade`` sub-command's options and help
+
+Why grades can be trusted, and how far: see ``eventloop.checks.record``. The
+grader counts only the verdicts the course's checks signed, never the lines a
+notebook prints. Grading runs the students' code with the teacher's rights; the
+``--help`` text and TEACHING.md say how to contain it.
+"""

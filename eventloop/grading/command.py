@@ -1,0 +1,104 @@
+"""The ``grade`` sub-command: its options and its help, without importing nbclient.
+
+``python -m eventloop --help`` must stay fast and work without the grading
+extra installed, so the grading modules are imported only when ``grade`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from eventloop.cli_values import duration, how_many
+
+GRADE_HELP = """\
+Run exercise notebooks, each in a fresh kernel from its own folder, and print
+a table of the verdicts of their checks (passed / failed / not attempted).
+
+    python -m eventloop grade submissions/            # one folder per student
+    python -m eventloop grade exercises/03-select.ipynb --csv grades.csv
+
+Saved outputs are ignored, and so are printed verdict lines: only verdicts the
+course's checks sign during this run count. A cell that runs too long is
+interrupted, a notebook that runs too long is stopped, a kernel that dies is
+noted; a cell that binds a fixed port is not run (the other exercises are).
+Each notebook is graded in a process of its own: one that kills its parent
+costs no one else. Symlinked and duplicate submissions are noted. The exit
+status is 0 when grading finished, whatever the grades. Linux and macOS
+(Windows: use WSL).
+
+Grading RUNS THE STUDENTS' CODE WITH YOUR RIGHTS: a notebook can read, change or
+delete anything you can. Grade as an unprivileged user (sudo -u grader ...) or
+in a throw-away container with only the submissions mounted, e.g.
+    docker run --rm --network none -v "$PWD/submissions:/work:ro" IMAGE \
+        python -m eventloop grade /work
+Names and outputs come from students: the table shows control characters as
+escapes, and the CSV quotes cells a spreadsheet would read as formulas.
+"""
+
+
+def add_grade_command(commands: argparse._SubParsersAction) -> None:
+    """``grade``: its options, and ``run_grade`` to run it."""
+    parser = commands.add_parser(
+        "grade",
+        help="run exercise notebooks and tabulate their verdicts",
+        description=GRADE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="notebooks or folders")
+    parser.add_argument(
+        "--solutions",
+        type=Path,
+        default=None,
+        help="where the solutions notebooks list the exercises (default: the course's solutions/)",
+    )
+    parser.add_argument(
+        "--timeout", type=duration, default=60.0, help="seconds per notebook (default: 60)"
+    )
+    parser.add_argument(
+        "--cell-timeout", type=duration, default=30.0, help="seconds per cell (default: 30)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=how_many,
+        default=available_cores(),
+        help="notebooks graded at the same time (default: the cores available, %(default)s)",
+    )
+    parser.add_argument("--csv", type=Path, default=None, help="also write the table to this file")
+    parser.add_argument(
+        "--checks-folder",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="a folder of your own checks (for exercises you wrote) to trust like the course's",
+    )
+    parser.add_argument(
+        "--allow-fixed-ports",
+        action="store_true",
+        help="run notebooks that bind a fixed port anyway (they may collide)",
+    )
+    parser.set_defaults(run=run_grade)
+
+
+def available_cores() -> int:
+    """The cores this process may use (a container or ``taskset`` may allow fewer than exist)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    """Imported here: grading needs nbclient, which serving does not."""
+    try:
+        from eventloop.grading.grade import main as grade_main
+    except ModuleNotFoundError as missing:
+        print(
+            f"error: grading needs {missing.name}, from the teachers' extra: "
+            "pip install -e '.[teach]'",
+            file=sys.stderr,
+        )
+        return 2
+    return grade_main(args)

@@ -166,7 +166,8 @@ def run_callback(
 
 
 def callback_name(callback: Callable[..., object]) -> str:
-    """How recordings name a callback: ``tick``, or ``Server.close`` for a method.
+    """How recordings name a callback: ``tick``, ``Server.close`` for a method, ``Task fetch``
+    for any method of a task named ``fetch``.
 
     A ``functools.partial`` is named after the function it wraps.
     """
@@ -176,4 +177,6 @@ def callback_name(callback: Callable[..., object]) -> str:
     owner = getattr(callback, "__self__", None)
     if owner is None or isinstance(owner, ModuleType):
         return name
+    if callable(getattr(owner, "get_name", None)):  # a task (chapter 10): one row per task
+        return f"{type(owner).__name__} {owner.get_name()}"
     return f"{type(owner).__name__}.{name}"

@@ -506,3 +506,14 @@ def test_the_teach_extra_has_what_grading_imports() -> None:
     ]
     teach = {requirement.split(">")[0] for requirement in extras["teach"]}
     assert teach == {"nbclient", "nbformat", "ipykernel"}
+
+
+def test_a_notebook_copied_by_many_is_noted_briefly(tmp_path: Path) -> None:
+    nbformat.write(notebook_with(new_code_cell("# Exercise 3.1: a")), tmp_path / "original.ipynb")
+    for n in range(6):
+        (tmp_path / "class" / f"s{n}").mkdir(parents=True)
+        (tmp_path / "class" / f"s{n}" / "03.ipynb").write_bytes(
+            (tmp_path / "original.ipynb").read_bytes()
+        )
+    notes = {item.student: item.notes for item in grade.find_notebooks([tmp_path / "class"])}
+    assert notes["s0"] == ["same file as s1/03.ipynb, s2/03.ipynb, 3 others"]

@@ -140,3 +140,14 @@ def test_a_check_cell_shows_its_verdict_line_and_nothing_more(path):
         if re.search(r"^[✓✗○] Exercise \d+\.\d+ ", printed, re.MULTILINE):
             shown = [o for o in outputs if o.output_type == "execute_result"]
             assert not shown, f"a check cell also displays {shown[0]['data']['text/plain']!r}"
+
+
+def test_the_teachers_guide_is_linked_and_times_every_chapter():
+    assert "(TEACHING.md)" in (ROOT / "README.md").read_text()
+    guide = (ROOT / "TEACHING.md").read_text()
+    timed = set(re.findall(r"^\| (\d\d) ", guide, re.MULTILINE))
+    chapters = {p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
+    assert timed == chapters, (
+        f"TEACHING.md's table times {sorted(timed)}, chapters {sorted(chapters)}"
+    )
+    assert "GRADING_MEASUREMENT" not in guide, "the class grading time is still to be measured"

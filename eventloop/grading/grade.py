@@ -140,6 +140,8 @@ def note_links_and_copies(submissions: list[Submission]) -> None:
             others = [
                 f"{other.student}/{other.path.name}" for other in same if other is not submission
             ]
+            if len(others) > 3:
+                others = [*others[:2], f"{len(others) - 2} others"]
             if others:
                 submission.notes.append("same file as " + ", ".join(others))
 

@@ -142,6 +142,10 @@ async def run_cells(
             on_cell_start=cell_started,
             on_cell_executed=cell_executed,
         )
+        # Unix sockets in our private folder, not TCP ports: kernels started at the same time by
+        # separate workers cannot race for the same port, and no other user can connect.
+        manager = client.create_kernel_manager()
+        manager.transport, manager.ip = "ipc", str(Path(private) / "kernel")
         try:
             await within(client, run, started, timeout)
         except DeadKernelError:

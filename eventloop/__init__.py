@@ -14,6 +14,8 @@ The stages, in course order:
     threads         08  a thread pool and a self-pipe wake-up
     selectors_loop  09  poll/epoll via selectors, persistent registration
     readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
+    coroutines      10  Future and Task: async/await on our own loop
+    awaitables      10  sleep, socket operations, wait_for, gather, as coroutines
 
 They form a tree, not a line: chapters 01-03 lead to ``handlers`` (the
 EventHandler contract), and from there three branches grow.
@@ -24,6 +26,7 @@ EventHandler contract), and from there three branches grow.
                   -> timers (07)              the loop itself, as one object ...
                        -> threads (08)
                             -> selectors_loop, readers (09)
+                                 -> coroutines, awaitables (10)
 
 ``selectors_loop`` runs ``tcp``'s and ``udp``'s handlers unchanged: a branch of
 handlers meets the branch of loops there.

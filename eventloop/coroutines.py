@@ -228,14 +228,18 @@ class Task(Future):
 
 
 def run_until_complete(
-    loop: SelectorLoop, coro: Coroutine[Any, Any, Any], *, timeout: float = 10.0
+    loop: SelectorLoop,
+    coro: Coroutine[Any, Any, Any],
+    *,
+    timeout: float = 10.0,
+    name: str | None = None,
 ) -> Any:
     """Run ``coro`` as a task on ``loop`` until it is done, within ``timeout`` seconds.
 
     Returns its result or raises its exception. Past the deadline the task is
     cancelled and ``TimeoutError`` says so: a notebook cell never hangs.
     """
-    task = Task(coro, loop)
+    task = Task(coro, loop, name)
     reason = loop.run(until=task.done, duration=timeout)
     if not task.done():
         waiting = repr(task.waiting_on)

@@ -30,12 +30,17 @@ def markdown_cells(path: Path) -> list[str]:
 
 
 def prompts(path: Path, word: str) -> list[int]:
-    """Positions of the cells that start with the prompt ``**word:**``, in cell order."""
+    """Positions of the markdown cells with a paragraph that starts ``**word:**``, in order.
+
+    A prompt is a paragraph of its own (usually the whole cell, sometimes the last paragraph
+    of the prose before the cell it is about); a mention inside a sentence does not count.
+    """
     notebook = nbformat.read(path, as_version=4)
+    starts = re.compile(rf"(?:\A|\n\s*\n)\s*\*\*{re.escape(word)}:\*\*")
     return [
         index
         for index, cell in enumerate(notebook.cells)
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith(f"**{word}:**")
+        if cell.cell_type == "markdown" and starts.search(cell.source)
     ]
 
 
@@ -72,13 +77,15 @@ def test_the_first_cell_says_how_long_and_marks_the_core_path(path):
 
 
 def test_a_prompt_is_not_counted_when_it_is_only_mentioned(tmp_path):
-    """`prompts` counts cells that *start* with the prompt, not prose that quotes it."""
+    """`prompts` counts paragraphs that *start* with the prompt, not prose that quotes it."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_markdown_cell("Each chapter has **Predict:** prompts."),
         nbformat.v4.new_markdown_cell("**Predict:** how many?"),
         nbformat.v4.new_code_cell("print(3)"),
+        nbformat.v4.new_markdown_cell("Some prose.\n\n**Predict:** and now?"),
+        nbformat.v4.new_code_cell("print(4)"),
     ]
     path = tmp_path / "probe.ipynb"
     nbformat.write(notebook, path)
-    assert prompts(path, "Predict") == [1]
+    assert prompts(path, "Predict") == [1, 3]

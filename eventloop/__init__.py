@@ -16,6 +16,7 @@ The stages, in course order:
     readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
     coroutines      10  Future and Task: async/await on our own loop
     awaitables      10  sleep, socket operations, wait_for, gather, as coroutines
+    aio             11  our loop as an asyncio event loop: asyncio programs run on it
 
 They form a tree, not a line: chapters 01-03 lead to ``handlers`` (the
 EventHandler contract), and from there three branches grow.
@@ -27,6 +28,7 @@ EventHandler contract), and from there three branches grow.
                        -> threads (08)
                             -> selectors_loop, readers (09)
                                  -> coroutines, awaitables (10)
+                                 -> aio (11)
 
 ``selectors_loop`` runs ``tcp``'s and ``udp``'s handlers unchanged: a branch of
 handlers meets the branch of loops there.

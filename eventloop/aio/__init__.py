@@ -1,0 +1,23 @@
+"""Stage 11: our loop *is* an asyncio event loop.
+
+Grows from: chapter 09's ``SelectorLoop`` (and chapter 10's idea of a task
+stepping a coroutine). Adds: ``EventLoop``, an ``asyncio.AbstractEventLoop``
+whose engine is that loop, so that asyncio's own ``Future``, ``Task``,
+``gather``, ``wait_for``, locks and queues run on it unmodified. It is not a
+subclass of asyncio's ``BaseEventLoop`` or ``SelectorEventLoop``: every method
+asyncio needs is written in ``eventloop/aio/``.
+
+    loop        callbacks, timers, running and stopping, tasks, errors, threads
+    sockets     sock_* methods, name lookups, what is not built yet
+    runner      run() and new_event_loop(), on Python 3.10-3.13
+
+Use it like asyncio::
+
+    import eventloop.aio
+    eventloop.aio.run(main())
+"""
+
+from eventloop.aio.loop import EventLoop
+from eventloop.aio.runner import EventLoopPolicy, new_event_loop, run
+
+__all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop", "run"]

@@ -1,0 +1,362 @@
+"""``EventLoop``: chapter 09's loop presented as an ``asyncio.AbstractEventLoop``.
+
+Every asyncio callback is an ``asyncio.Handle`` (or ``TimerHandle``) that our
+loop schedules like any other callback, with its own ``call_soon``,
+``call_at`` and ``add_reader``; ``_run_handle`` runs it. asyncio's own ``Future``
+and ``Task`` do the rest: they only ever ask the loop for ``call_soon``,
+``create_future``, ``get_debug`` and ``call_exception_handler``.
+
+Not a subclass of ``asyncio.BaseEventLoop``: everything asyncio needs from a
+loop is written here, on top of the loop this course built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import sys
+import threading
+import weakref
+from asyncio import events, futures, tasks
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from eventloop.aio import sockets
+from eventloop.selectors_loop import SelectorLoop
+
+logger = logging.getLogger("asyncio")
+
+
+class InnerLoop(SelectorLoop):
+    """Chapter 09's loop, never "idle": an asyncio loop with nothing to do still waits,
+    for a ``call_soon_threadsafe`` or a ``stop()``, until it is told to stop."""
+
+    def is_idle(self) -> bool:
+        return False
+
+
+class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
+    """An asyncio event loop whose engine is ``eventloop.selectors_loop.SelectorLoop``."""
+
+    def __init__(self) -> None:
+        self._inner = InnerLoop()
+        self._closed = False
+        self._stopping = False
+        self._thread_id: int | None = None
+        self._debug = sys.flags.dev_mode or bool(os.environ.get("PYTHONASYNCIODEBUG"))
+        self.slow_callback_duration = 0.1
+        self._exception_handler: Callable[..., object] | None = None
+        self._task_factory: Callable[..., Any] | None = None
+        self._default_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor_shutdown_called = False
+        self._asyncgens: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._asyncgens_shutdown_called = False
+        self._timers: dict[int, Any] = {}  # id(TimerHandle) -> our loop's Timer
+        self._ready: deque[events.Handle] = deque()  # call_soon's queue, in order
+        self._drain_scheduled = False
+        self._instruments: list[Any] = []  # chapter 12 hooks in here
+
+    # --- callbacks and time --------------------------------------------------------------------
+
+    def time(self) -> float:
+        return self._inner.time()
+
+    def call_soon(self, callback: Callable[..., object], *args: Any, context: Any = None):
+        self._check_closed()
+        handle = events.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._inner.call_soon(self._run_ready)
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any, context=None):
+        return self.call_at(self.time() + delay, callback, *args, context=context)
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any, context=None):
+        self._check_closed()
+        handle = events.TimerHandle(when, callback, args, self, context)
+        self._timers[id(handle)] = self._inner.call_at(when, self._run_handle, handle)
+        handle._scheduled = True
+        return handle
+
+    def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:
+        """asyncio calls this from ``TimerHandle.cancel()``: take it off our heap too."""
+        timer = self._timers.pop(id(handle), None)
+        if timer is not None:
+            timer.cancel()
+
+    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any, context=None):
+        """From any thread, or a signal handler: no lock. The handle joins the same queue as
+        ``call_soon``'s (a deque append is atomic), then the waker's byte wakes the loop."""
+        self._check_closed()
+        handle = events.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        self._inner.call_soon_threadsafe(self._schedule_drain)
+        return handle
+
+    def _schedule_drain(self) -> None:
+        if self._ready and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._inner.call_soon(self._run_ready)
+
+    def _run_ready(self) -> None:
+        """Run the callbacks queued before this iteration, in order; later ones wait for the
+        next iteration (asyncio's rule: a callback cannot starve I/O by scheduling another)."""
+        self._drain_scheduled = False
+        for _ in range(len(self._ready)):
+            self._run_handle(self._ready.popleft())
+        self._schedule_drain()
+
+    def _run_handle(self, handle: events.Handle) -> None:
+        """Every asyncio callback runs here: the seam where chapter 12 watches them."""
+        self._timers.pop(id(handle), None)
+        if handle.cancelled():
+            return
+        for instrument in self._instruments:
+            instrument.before_callback(handle)
+        began = self.time()
+        handle._run()  # runs it in its context; an exception goes to call_exception_handler
+        took = self.time() - began
+        for instrument in self._instruments:
+            instrument.after_callback(handle, took)
+        if self._debug and took >= self.slow_callback_duration:
+            logger.warning("Executing %r took %.3f seconds", handle, took)
+
+    # --- running and stopping ------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Run iterations of our loop until ``stop()``; asyncio's conventions around it."""
+        self._check_closed()
+        self._check_running()
+        self._thread_id = threading.get_ident()
+        old_hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=self._asyncgens.add, finalizer=self._finalize_asyncgen)
+        events._set_running_loop(self)
+        try:
+            while True:
+                # stop() before or during the run: this iteration must not sleep
+                self._inner.run_once(self.time() if self._stopping else None)
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            events._set_running_loop(None)
+            sys.set_asyncgen_hooks(*old_hooks)
+
+    def run_until_complete(self, future: Any) -> Any:
+        """Run until ``future`` (a coroutine becomes a task) is done; return its result."""
+        self._check_closed()
+        self._check_running()
+        new_task = not futures.isfuture(future)
+        future = tasks.ensure_future(future, loop=self)
+        future.add_done_callback(_stop_loop)
+        try:
+            self.run_forever()
+        except BaseException:
+            if new_task and future.done() and not future.cancelled():
+                future.exception()  # the exception is reported here, not again at GC
+            raise
+        finally:
+            future.remove_done_callback(_stop_loop)
+        if not future.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return future.result()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._thread_id is not None and self._thread_id != threading.get_ident():
+            self._inner.waker.wake()
+
+    def is_running(self) -> bool:
+        return self._thread_id is not None
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        self._closed = True
+        executor, self._default_executor = self._default_executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+        self._inner.close()
+
+    def _check_closed(self) -> None:
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+
+    def _check_running(self) -> None:
+        if self.is_running():
+            raise RuntimeError("This event loop is already running")
+        if events._get_running_loop() is not None:
+            raise RuntimeError("Cannot run the event loop while another loop is running")
+
+    # --- futures and tasks ---------------------------------------------------------------------
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return futures.Future(loop=self)
+
+    def create_task(self, coro: Any, *, name: str | None = None, context: Any = None):
+        self._check_closed()
+        extra = {} if context is None else {"context": context}  # context: Python 3.11+
+        if self._task_factory is not None:
+            task = self._task_factory(self, coro, **extra)
+            if name is not None:
+                task.set_name(name)
+            return task
+        return tasks.Task(coro, loop=self, name=name, **extra)
+
+    def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
+        self._task_factory = factory
+
+    def get_task_factory(self) -> Callable[..., Any] | None:
+        return self._task_factory
+
+    # --- errors and debug ----------------------------------------------------------------------
+
+    def get_debug(self) -> bool:
+        return self._debug
+
+    def set_debug(self, enabled: bool) -> None:
+        self._debug = enabled
+
+    def set_exception_handler(self, handler: Callable[..., object] | None) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._exception_handler = handler
+
+    def get_exception_handler(self) -> Callable[..., object] | None:
+        return self._exception_handler
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        """Log the error, as asyncio does: the message, then what the context holds."""
+        message = context.get("message") or "Unhandled exception in event loop"
+        exception = context.get("exception")
+        details = [f"{key}: {value!r}" for key, value in sorted(context.items())
+                   if key not in ("message", "exception")]  # fmt: skip
+        text = "\n".join([message, *details])
+        exc_info = (type(exception), exception, exception.__traceback__) if exception else False
+        logger.error(text, exc_info=exc_info)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        if self._exception_handler is None:
+            try:
+                self.default_exception_handler(context)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler", exc_info=True)
+            return
+        try:
+            self._exception_handler(self, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self.default_exception_handler(
+                {
+                    "message": "Unhandled error in exception handler",
+                    "exception": error,
+                    "context": context,
+                }  # fmt: skip
+            )
+
+    # --- threads and async generators ----------------------------------------------------------
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any):
+        self._check_closed()
+        if executor is None:
+            if self._executor_shutdown_called:
+                raise RuntimeError("Executor shutdown has been called")
+            if self._default_executor is None:
+                self._default_executor = concurrent.futures.ThreadPoolExecutor(
+                    thread_name_prefix="eventloop-aio"
+                )
+            executor = self._default_executor
+        return futures.wrap_future(executor.submit(func, *args), loop=self)
+
+    def set_default_executor(self, executor: Any) -> None:
+        self._default_executor = executor
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        """Wait for the default pool's threads in a thread of its own (never in the loop)."""
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is None:
+            return
+        done = self.create_future()
+
+        def shut_down() -> None:
+            executor.shutdown(wait=True)
+            if not self.is_closed():
+                self.call_soon_threadsafe(futures._set_result_unless_cancelled, done, None)
+
+        thread = threading.Thread(target=shut_down, name="eventloop-aio-shutdown")
+        thread.start()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+        except asyncio.TimeoutError:
+            pass
+        thread.join(0)
+
+    def _finalize_asyncgen(self, agen: Any) -> None:
+        self._asyncgens.discard(agen)
+        if not self.is_closed():
+            self.call_soon_threadsafe(self.create_task, agen.aclose())
+
+    async def shutdown_asyncgens(self) -> None:
+        """Close every async generator still suspended (``asyncio.run`` calls this)."""
+        self._asyncgens_shutdown_called = True
+        if not self._asyncgens:
+            return
+        closing = list(self._asyncgens)
+        self._asyncgens.clear()
+        results = await asyncio.gather(*(agen.aclose() for agen in closing), return_exceptions=True)
+        for result, agen in zip(results, closing, strict=True):
+            if isinstance(result, Exception):
+                self.call_exception_handler(
+                    {
+                        "message": f"an error occurred during closing of asynchronous generator "
+                        f"{agen!r}",
+                        "exception": result,
+                        "asyncgen": agen,
+                    }  # fmt: skip
+                )
+
+    # --- descriptors ---------------------------------------------------------------------------
+
+    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        self._check_closed()
+        handle = events.Handle(callback, args, self, None)
+        self._inner.add_reader(file_descriptor(fd), self._run_handle, handle)
+
+    def remove_reader(self, fd: Any) -> bool:
+        return False if self._closed else self._inner.remove_reader(file_descriptor(fd))
+
+    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        self._check_closed()
+        handle = events.Handle(callback, args, self, None)
+        self._inner.add_writer(file_descriptor(fd), self._run_handle, handle)
+
+    def remove_writer(self, fd: Any) -> bool:
+        return False if self._closed else self._inner.remove_writer(file_descriptor(fd))
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running() else "closed" if self._closed else "idle"
+        return f"<eventloop.aio.EventLoop {state} debug={self._debug}>"
+
+
+def _stop_loop(future: asyncio.Future[Any]) -> None:
+    future.get_loop().stop()
+
+
+def file_descriptor(fd: Any) -> int:
+    """An int, or the ``fileno()`` of a socket (asyncio accepts both)."""
+    return fd if isinstance(fd, int) else fd.fileno()

@@ -39,6 +39,7 @@ Seeing and checking what the loop did:
     timeline_rows   a recording regrouped into rows of spans and markers: plain data
     timeline        draws those rows with matplotlib
     explorer        an ipywidgets slider over a recording's iterations
+    experiments     the notebooks' measuring plumbing: a logged recv (01), a pausing list (08)
     checks          exercise checks that print a verdict and a hint
     grading         teacher tooling: run a class's notebooks, tabulate the signed verdicts
     student_text    students' names and outputs, made harmless in the table and the CSV

@@ -26,6 +26,7 @@ Only this module (and ``explorer``) imports matplotlib; the loops never do.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from eventloop.recorder import Recorder
@@ -126,12 +127,13 @@ def plot_timeline(
     start_ms, end_ms = (t * 1000 for t in time_extent(rows))
     extent_ms = (start_ms, max(end_ms, start_ms + 1e-3))
     kinds_seen: list[str] = []
+    reach = extent_ms[1]  # how far right the captions go: past the data for the last bar
     for index, row in enumerate(rows):
         y = len(rows) - 1 - index
         draw_row(ax, index, y, row, extent_ms, kinds_seen)
         if len(row.spans) <= LABEL_LIMIT:
-            label_spans(ax, y, row, extent_ms)
-    style_axes(ax, rows, extent_ms)
+            reach = max(reach, label_spans(ax, y, row, extent_ms))
+    style_axes(ax, rows, extent_ms, reach)
     add_legend(ax, kinds_seen, highlight)
     if highlight is not None:
         draw_highlight(ax, rows, highlight)
@@ -143,12 +145,18 @@ def figure_size(rows: list[Row]) -> tuple[float, float]:
     return (10.0, 1.3 + 0.55 * max(len(rows), 1))
 
 
-def style_axes(ax: Axes, rows: list[Row], extent_ms: tuple[float, float]) -> None:
-    """Row names on the left, a light grid, no box: the data is the picture."""
+def style_axes(
+    ax: Axes, rows: list[Row], extent_ms: tuple[float, float], reach: float | None = None
+) -> None:
+    """Row names on the left, a light grid, no box: the data is the picture.
+
+    ``reach`` is where the rightmost caption ends; the axis is widened to show it.
+    """
     ax.set_yticks(range(len(rows)), [row.label for row in reversed(rows)], fontsize=11)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     margin = (extent_ms[1] - extent_ms[0]) * 0.02
-    ax.set_xlim(extent_ms[0] - margin, extent_ms[1] + margin)
+    right = extent_ms[1] if reach is None else max(extent_ms[1], reach)
+    ax.set_xlim(extent_ms[0] - margin, right + margin)
     ax.tick_params(axis="x", labelsize=10)
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="x", color="#dddddd", linewidth=0.8)
@@ -335,31 +343,37 @@ def draw_binned(
     ax.add_collection(PolyCollection(verts, facecolors=colour, edgecolors="none", gid=gid))
 
 
-def label_spans(ax: Axes, y: float, row: Row, extent_ms: tuple[float, float]) -> None:
+def label_spans(ax: Axes, y: float, row: Row, extent_ms: tuple[float, float]) -> float:
     """Caption spans where there is room, so that no caption covers another or a span.
 
     A caption goes inside a span wide enough to hold it, else just after the
     span, else just before it, else nowhere. The loop's waits are never
-    captioned: the legend names them.
+    captioned: the legend names them. The last span's caption may run past the
+    data (the rightmost bar used to lose its label); returns where the captions
+    end, so that the axis can be widened to show them.
     """
     spans = [s for s in row.spans if s.kind != "select"]
     width_ms = extent_ms[1] - extent_ms[0]
     gap = width_ms * 0.006
     taken = extent_ms[0] - width_ms * 0.02  # the axis starts here (see style_axes)
+    reach = extent_ms[1]
     for span, after in zip(spans, [*spans[1:], None], strict=False):  # after the last: None
         begin = span.start * 1000
         end = begin + max((span.end - span.start) * 1000, width_ms * MIN_WIDTH)
         needed = width_ms * CHAR_WIDTH * len(span.label)
-        limit = extent_ms[1] if after is None else after.start * 1000 - gap
+        limit = math.inf if after is None else after.start * 1000 - gap
         if end - begin >= needed + 2 * gap:
             inside = "white" if span.kind in ("handler", "error") else "black"
             caption(ax, (begin + end) / 2, y, span.label, "center", inside)
         elif end + gap + needed <= limit:
             caption(ax, end + gap, y, span.label, "left")
             end += gap + needed
+            # a caption past the data widens the axis, which shrinks the data: leave room
+            reach = max(reach, end + needed * 0.25) if after is None else reach
         elif begin - 2 * gap - needed >= taken:
             caption(ax, begin - gap, y, span.label, "right")
         taken = end
+    return reach
 
 
 def caption(ax: Axes, x: float, y: float, text: str, align: str, colour: str = "#333333") -> None:

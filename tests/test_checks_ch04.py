@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from exercise_checks import hint_of, verdict_of
 
-from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3
-from eventloop.handlers import StopLoop
+from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3, check_4_4
+from eventloop.handlers import EventHandler, StopLoop
 from eventloop.udp import MAX_DATAGRAM, UDPEchoServer, UDPServer
 
 
@@ -266,6 +268,154 @@ def test_right_answers_pass(capsys, check, answer):
 @pytest.mark.parametrize(("check", "wrong", "clue"), WRONG)
 def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
     assert not check(wrong).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert clue in hint_of(out), out
+
+
+# --- 4.4 UDPAsker: a whole EventHandler from scratch ------------------------------------------
+
+
+class Asker(EventHandler):
+    """The model answer: one question per handle_send, close after the last reply."""
+
+    blocking = False
+
+    def __init__(self, server, questions):
+        self.server, self.to_send = server, list(questions)
+        self.expected, self.replies = len(self.to_send), []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(self.blocking)
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def wants_to_send(self):
+        return bool(self.to_send)
+
+    def handle_send(self):
+        self.sock.sendto(self.to_send.pop(0), self.server)
+
+    def wants_to_receive(self):
+        return len(self.replies) < self.expected
+
+    def handle_receive(self):
+        try:
+            self.replies.append(self.sock.recv(MAX_DATAGRAM))
+        except BlockingIOError:
+            return
+        if len(self.replies) == self.expected:
+            self.sock.close()
+
+
+class AskerOneAtATime(Asker):
+    """Right, written differently: a connected socket, one question in flight at a time."""
+
+    def __init__(self, server, questions):
+        super().__init__(server, questions)
+        self.sock.connect(server)
+
+    def wants_to_send(self):
+        return bool(self.to_send) and len(self.replies) == self.expected - len(self.to_send)
+
+    def handle_send(self):
+        self.sock.send(self.to_send.pop(0))
+
+    def wants_to_receive(self):
+        return len(self.replies) < self.expected - len(self.to_send)
+
+
+class AskerAllAtOnce(Asker):
+    """Right, written differently: every question in one handle_send call."""
+
+    def handle_send(self):
+        while self.to_send:
+            self.sock.sendto(self.to_send.pop(0), self.server)
+
+
+class AskerAlwaysWantsToSend(Asker):
+    def wants_to_send(self):
+        return True  # the socket is always writable: a busy loop
+
+    def handle_send(self):
+        if self.to_send:
+            super().handle_send()
+
+
+class AskerResendsForever(Asker):
+    def handle_send(self):
+        self.sock.sendto(self.to_send[0], self.server)  # never taken off the list
+
+
+class AskerNeverReceives(Asker):
+    def wants_to_receive(self):
+        return False
+
+
+class AskerNeverCloses(Asker):
+    def handle_receive(self):
+        try:
+            self.replies.append(self.sock.recv(MAX_DATAGRAM))
+        except BlockingIOError:
+            return
+
+
+class AskerUnguarded(Asker):
+    def handle_receive(self):
+        self.replies.append(self.sock.recv(MAX_DATAGRAM))
+        if len(self.replies) == self.expected:
+            self.sock.close()
+
+
+class AskerBlocking(Asker):
+    blocking = True
+
+
+class AskerNeverStarts(Asker):
+    def wants_to_send(self):
+        return False
+
+
+class AskerNotAHandler:
+    def __init__(self, server, questions):
+        pass
+
+
+class AskerStub(EventHandler):
+    def __init__(self, server, questions):
+        raise NotImplementedError("Exercise 4.4: the stub")
+
+    def fileno(self):
+        raise NotImplementedError("Exercise 4.4: the stub")
+
+
+@pytest.mark.parametrize("right", [Asker, AskerOneAtATime, AskerAllAtOnce])
+def test_4_4_passes_right_answers_written_differently(capsys, right):
+    assert check_4_4(right).passed, capsys.readouterr().out
+    assert verdict_of(capsys)[0] == "passed"
+
+
+def test_4_4_not_attempted(capsys):
+    assert not check_4_4(AskerStub).passed
+    assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "clue"),
+    [
+        pytest.param(AskerAlwaysWantsToSend, "busy loop", id="wants_to_send always True"),
+        pytest.param(AskerResendsForever, "take it off the list", id="question never removed"),
+        pytest.param(AskerNeverReceives, "wants_to_receive", id="never wants to receive"),
+        pytest.param(AskerNeverCloses, "close the socket", id="never closes"),
+        pytest.param(AskerUnguarded, "BlockingIOError", id="no EAGAIN guard"),
+        pytest.param(AskerBlocking, "setblocking(False)", id="blocking socket"),
+        pytest.param(AskerNeverStarts, "wants_to_send", id="never wants to send"),
+        pytest.param(AskerNotAHandler, "EventHandler", id="not a handler"),
+    ],
+)
+def test_4_4_fails_wrong_answers_naming_the_mistake(capsys, wrong, clue):
+    assert not check_4_4(wrong).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
     assert clue in hint_of(out), out

@@ -3,6 +3,8 @@
 * 4.1 ``UDPUpperServer``: an ``EventHandler`` that replies in upper case.
 * 4.2 ``CountingEchoServer(limit)``: echoes, then stops the loop (``StopLoop``) after ``limit``.
 * 4.3 ``WordCountServer``: the post's ``recvfrom(1)`` bug (pitfall 14), fixed.
+* 4.4 ``UDPAsker(server, questions)``: a whole ``EventHandler`` written from scratch, a UDP
+  client that uses ``wants_to_send``/``handle_send`` to send and closes once every reply is in.
 
 Every check runs the learner's handler in ``event_loop(..., on_error="raise")``, so an error in
 it (or the exercise stub's ``NotImplementedError``) reaches the verdict instead of being dropped.
@@ -14,7 +16,7 @@ import socket
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, receive_datagrams, verdict
 from eventloop.handlers import EventHandler, event_loop
-from eventloop.udp import UDPServer
+from eventloop.udp import UDPEchoServer, UDPServer
 
 
 def client_socket() -> socket.socket:
@@ -166,3 +168,118 @@ def run_4_3(cls: type) -> None:
             "(eventloop.udp.MAX_DATAGRAM) never truncates",
         )
     expect_guarded(cls)
+
+
+# --- 4.4 -------------------------------------------------------------------------------------
+
+QUESTIONS = [b"one", b"two", b"three"]
+
+
+def check_4_4(cls: type, time_limit: float = 5) -> Verdict:
+    """``cls(server, questions)`` sends every question, keeps every reply, then closes."""
+    return verdict("4.4", lambda: run_4_4(cls), time_limit=time_limit)
+
+
+def sockets_of(handler: object) -> list[socket.socket]:
+    """The sockets a handler keeps in its attributes, whatever the learner named them."""
+    return [value for value in vars(handler).values() if isinstance(value, socket.socket)]
+
+
+def run_4_4(cls: type) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, EventHandler)):
+        raise CheckFailed(
+            f"{getattr(cls, '__name__', cls)!r} is not an EventHandler class",
+            hint="write `class UDPAsker(EventHandler):` and its five methods",
+        )
+    with UDPEchoServer() as server:
+        asker = cls(server.address, list(QUESTIONS))
+        try:
+            ask_and_judge(asker, server)
+        finally:
+            for sock in sockets_of(asker):
+                sock.close()
+
+
+def ask_and_judge(asker: EventHandler, server: UDPEchoServer) -> None:
+    """Run the asker against an echo server, then judge what it did."""
+    owned = sockets_of(asker)
+    if not owned:
+        raise CheckFailed(
+            "the handler keeps no socket in an attribute",
+            hint="create it in __init__: self.sock = socket.socket(AF_INET, SOCK_DGRAM), and "
+            "return self.sock.fileno() from fileno()",
+        )
+    if any(sock.getblocking() for sock in owned):
+        raise CheckFailed(
+            "the handler's socket is blocking",
+            hint="call self.sock.setblocking(False) in __init__: a blocking recv inside an "
+            "event loop stalls every other handler",
+        )
+    if not asker.wants_to_send():
+        raise CheckFailed(
+            "a new handler with three questions says wants_to_send() == False",
+            expected="True: it has something to send",
+            hint="wants_to_send must return True while a question is left to send",
+        )
+    replies = getattr(asker, "replies", None)
+    if not isinstance(replies, list):
+        raise CheckFailed(
+            "the handler has no `replies` list",
+            hint="set self.replies = [] in __init__ and append each reply in handle_receive",
+        )
+    event_loop(
+        [server, asker],
+        until=lambda: len(replies) >= len(QUESTIONS) and asker.fileno() == -1,
+        duration=1.0,
+        on_error="raise",
+    )
+    if server.requests > len(QUESTIONS):
+        raise CheckFailed(
+            f"the server received {server.requests} datagrams for {len(QUESTIONS)} questions",
+            hint="after sending a question, take it off the list (e.g. self.to_send.pop(0)), "
+            "so that each is sent once and wants_to_send becomes False",
+        )
+    if not replies:
+        raise CheckFailed(
+            "no reply was kept",
+            expected=repr(QUESTIONS),
+            got="[]",
+            hint="wants_to_receive must return True while replies are awaited; "
+            "handle_receive appends self.sock.recv(...) to self.replies",
+        )
+    expect_equal(
+        "the replies",
+        replies,
+        QUESTIONS,
+        hint="send each question once, in order, with sendto(question, server); keep each "
+        "reply (the echo server sends the question back)",
+    )
+    if asker.wants_to_send():
+        raise CheckFailed(
+            "every question was sent, yet wants_to_send() still returns True",
+            hint="wants_to_send must return True only while a question is left to send: "
+            "otherwise the socket, always writable, wakes the loop for nothing (a busy loop)",
+        )
+    if asker.fileno() != -1:
+        raise CheckFailed(
+            "after its last reply the handler's socket is still open",
+            hint="close the socket in handle_receive once every reply is in: the loop drops "
+            "a closed handler, and nothing leaks",
+        )
+    expect_guarded_asker(type(asker), server)
+
+
+def expect_guarded_asker(cls: type, server: UDPEchoServer) -> None:
+    """A spurious readiness (PITFALL 22): ``handle_receive`` with nothing to read returns."""
+    asker = cls(server.address, list(QUESTIONS))
+    try:
+        asker.handle_receive()
+    except BlockingIOError:
+        raise CheckFailed(
+            "handle_receive raised BlockingIOError when the loop called it with nothing to read",
+            expected="it returns quietly: readiness is a hint, not a promise",
+            hint="wrap recv in try/except BlockingIOError and return (PITFALL 22)",
+        ) from None
+    finally:
+        for sock in sockets_of(asker):
+            sock.close()

@@ -4,6 +4,8 @@
 * 5.2 ``UpperEchoConnection``: a ``TCPConnection`` that echoes in upper case, through ``send``.
 * 5.3 ``ByteCounter``: a handler that ignores EOF and spins (PITFALL 8), fixed.
 * 5.4 ``should_read(reading, queued, high, low)``: the watermark rule (PITFALL 12).
+* 5.5 ``OutgoingEcho``: an echo handler's outgoing ``bytearray`` written by hand (the check is
+  in ``ch05_outgoing``, re-exported here).
 
 Servers run in ``event_loop(..., on_error="raise")``, so an error in the learner's handler (or
 the exercise stub's ``NotImplementedError``) reaches the verdict instead of being dropped.
@@ -18,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
+from eventloop.checks.ch05_outgoing import check_5_5 as check_5_5
 from eventloop.checks.network import (
     connect_in_progress,
     exchange,
@@ -357,3 +360,4 @@ def flood_with(should_read: Callable[[bool, int, int, int], bool]) -> None:
                 got=f"{received} bytes",
                 hint="a paused connection must resume when the buffer drains to low",
             )
+

@@ -17,7 +17,12 @@ from functools import partial
 from typing import Any
 
 from eventloop import threads
-from eventloop.cli_stop import stop_description, stop_on_termination_signals
+from eventloop.cli_stop import (
+    SignalStop,
+    stop_description,
+    stop_loop_on_signals,
+    stop_on_termination_signals,
+)
 from eventloop.cli_values import (
     CourseArgumentParser,
     byte_count,
@@ -115,11 +120,11 @@ def serve_until_stopped(handlers: list[EventHandler], duration: float | None) ->
     """Run the loop; close every handler however it ends. Ctrl-C is a normal stop."""
     try:
         print("Ctrl-C to stop.", flush=True)  # inside the try: a stop from now on is clean
-        event_loop(handlers, duration=duration)
-    except KeyboardInterrupt as stop:
+        with stop_loop_on_signals(handlers) as stopper:
+            event_loop(handlers, duration=duration)
+        print(stopped_line(stopper), flush=True)
+    except KeyboardInterrupt as stop:  # Ctrl-C before or after the loop ran
         print(f"stopped ({stop_description(stop)})", flush=True)
-    else:
-        print("stopped", flush=True)
     finally:
         for handler in handlers:
             close = getattr(handler, "close", None)
@@ -197,12 +202,17 @@ def run_loop_until_stopped(loop: threads.Loop, duration: float | None) -> int:
     """Run ``loop``; Ctrl-C is a normal stop. The caller closes what it opened."""
     try:
         print("Ctrl-C to stop.", flush=True)  # inside the try: a stop from now on is clean
-        loop.run(duration=duration)
-    except KeyboardInterrupt as stop:
+        with stop_loop_on_signals(loop.handlers) as stopper:
+            loop.run(duration=duration)
+        print(stopped_line(stopper), flush=True)
+    except KeyboardInterrupt as stop:  # Ctrl-C before or after the loop ran
         print(f"stopped ({stop_description(stop)})", flush=True)
-    else:
-        print("stopped", flush=True)
     return 0
+
+
+def stopped_line(stopper: SignalStop) -> str:
+    """``stopped (Ctrl-C)``, ``stopped (SIGTERM)``, or ``stopped`` after ``--duration``."""
+    return f"stopped ({stopper.received[0]})" if stopper.received else "stopped"
 
 
 def add_udp_echo_command(commands: argparse._SubParsersAction) -> None:

@@ -81,6 +81,7 @@ def watch_leaks() -> Iterator[Leaks]:
     in it. A leaked socket is closed afterwards, so the check leaks nothing itself.
     """
     leaks = Leaks()
+    gc.collect()  # earlier code's garbage warns now, not inside the block, where it would count
     before = socket_fds()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)

@@ -1,6 +1,6 @@
 """Run one of CPython's asyncio test modules on eventloop.aio.EventLoop, in a process of its own.
 
-Usage: python tests/cpython_suites.py test_locks   (prints one JSON line)
+Usage: python tests/cpython_suites.py test_locks test_queues ...   (prints one JSON line)
 
 A process of its own, because some of CPython's tests leak sockets on purpose or
 when a feature is out of scope: their garbage must not land in another test's
@@ -58,4 +58,4 @@ def main(module: str) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1])))
+    print(json.dumps({module: main(module) for module in sys.argv[1:]}))

@@ -89,18 +89,24 @@ SUITES = {  # module: the share of its tests (that created our loop) that must p
 }
 
 
-@pytest.mark.parametrize("module", list(SUITES))
-def test_cpython_suites_pass_on_our_loop(module: str) -> None:
-    """Every test that created our loop counts; a test that never did proves nothing."""
+@pytest.fixture(scope="module")
+def suite_outcomes() -> dict[str, dict]:
+    """Every suite, run once in one process of its own (see tests/cpython_suites.py)."""
     script = Path(__file__).with_name("cpython_suites.py")
     run = subprocess.run(
-        [sys.executable, "-W", "ignore::ResourceWarning", str(script), module],
+        [sys.executable, "-W", "ignore::ResourceWarning", str(script), *SUITES],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", list(SUITES))
+def test_cpython_suites_pass_on_our_loop(module: str, suite_outcomes: dict[str, dict]) -> None:
+    """Every test that created our loop counts; a test that never did proves nothing."""
+    outcome = suite_outcomes[module]
     if outcome.get("missing"):
         pytest.skip(f"{module} is newer than this Python")
     ran, failures = outcome["ran_on_ours"], outcome["failures"]

@@ -56,6 +56,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             "5",
             "--checks-folder",
             str(FIXTURES / "checks"),
+            "--jobs",
+            "4",  # the kernels mostly wait (sockets, timeouts): more jobs than cores pays
             "--csv",
             str(folder / "grades.csv"),
         ),
@@ -196,20 +198,20 @@ def test_a_notebook_that_runs_too_long_is_stopped(graded: dict[str, object]) -> 
 
 @pytest.mark.slow
 def test_the_course_solutions_pass_and_the_exercises_are_not_attempted(tmp_path: Path) -> None:
-    """The real thing, bounded: the first two chapters that have exercises, graded in parallel."""
+    """The real thing, bounded: the first chapter that has exercises, solved and unsolved."""
     chapters = [
         path.name
         for path in sorted((ROOT / "solutions").glob("[0-9][0-9]-*.ipynb"))
         if results.exercise_ids(nbformat.read(path, as_version=4))
         and (ROOT / "exercises" / path.name).exists()
-    ][:2]
+    ][:1]
     if not chapters:
         pytest.skip("no solutions notebooks with exercises yet")
     paths = [
         str(ROOT / folder / name) for folder in ("solutions", "exercises") for name in chapters
     ]
     result = subprocess.run(
-        grade_command(*paths, "--jobs", "2", "--csv", str(tmp_path / "course.csv")),
+        grade_command(*paths, "--jobs", "4", "--csv", str(tmp_path / "course.csv")),
         capture_output=True,
         text=True,
         timeout=150,

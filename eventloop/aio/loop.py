@@ -25,6 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from eventloop.aio import sockets
+from eventloop.recorder import Recorder
+from eventloop.select_loop import callback_name
 from eventloop.selectors_loop import SelectorLoop
 
 logger = logging.getLogger("asyncio")
@@ -41,8 +43,9 @@ class InnerLoop(SelectorLoop):
 class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
     """An asyncio event loop whose engine is ``eventloop.selectors_loop.SelectorLoop``."""
 
-    def __init__(self) -> None:
-        self._inner = InnerLoop()
+    def __init__(self, *, recorder: Recorder | None = None) -> None:
+        self._inner = InnerLoop(recorder=recorder)  # a recorder draws asyncio code's timeline
+        self.recorder = recorder
         self._closed = False
         self._stopping = False
         self._thread_id: int | None = None
@@ -119,8 +122,19 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         for instrument in self._instruments:
             instrument.before_callback(handle)
         began = self.time()
+        started = self.recorder.now() if self.recorder is not None else 0.0
         handle._run()  # runs it in its context; an exception goes to call_exception_handler
         took = self.time() - began
+        if self.recorder is not None:  # one row per task, as in chapter 10's recordings
+            self.recorder.record_handler(
+                self._inner.iteration,
+                handle_name(handle),
+                -1,
+                "callback",
+                started,
+                self.recorder.now(),
+                None,
+            )
         for instrument in self._instruments:
             instrument.after_callback(handle, took)
         if self._debug and took >= self.slow_callback_duration:
@@ -358,6 +372,15 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
 
 def _stop_loop(future: asyncio.Future[Any]) -> None:
     future.get_loop().stop()
+
+
+def handle_name(handle: events.Handle) -> str:
+    """``Task main`` for a task's step, else the callback's name (``sleep``, ``Server.accept``)."""
+    callback = handle._callback
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return f"Task {owner.get_name()}"
+    return callback_name(callback)
 
 
 def file_descriptor(fd: Any) -> int:

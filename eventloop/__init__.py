@@ -13,6 +13,7 @@ The stages, in course order:
     timers          07  call_later on a heap; select's timeout = next deadline
     threads         08  a thread pool and a self-pipe wake-up
     selectors_loop  09  poll/epoll via selectors, persistent registration
+    handler_list    09  a list of handlers that tells its loop what changed
     readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
     coroutines      10  Future and Task: async/await on our own loop
     awaitables      10  sleep, socket operations, wait_for, gather, as coroutines
@@ -57,10 +58,11 @@ from eventloop.framing import (
     LengthPrefixedProtocol,
     LineProtocol,
 )
+from eventloop.handler_list import HandlerList
 from eventloop.handlers import EventHandler, StopLoop, event_loop
 from eventloop.recorder import Recorder
 from eventloop.select_loop import run_select_loop
-from eventloop.selectors_loop import HandlerList, SelectorLoop
+from eventloop.selectors_loop import SelectorLoop
 from eventloop.tcp import TCPConnection, TCPEchoConnection
 from eventloop.tcp_server import TCPServer
 from eventloop.threads import Loop, ThreadPoolHandler

@@ -70,3 +70,61 @@ class Watcher(EventHandler):
     def is_empty(self) -> bool:
         """No callback left: the loop can stop watching this descriptor."""
         return self.reader is None and self.writer is None
+
+
+class ReaderMethods:
+    """``add_reader``/``add_writer``/``remove_*``, as chapter 09's ``SelectorLoop`` offers them.
+
+    A mixin, because these four methods are this module's concept, not the loop's: they only
+    keep one ``Watcher`` per descriptor in the loop's handler list and tell the loop when its
+    callbacks change. The loop provides ``handlers``, ``members`` (ids of the handlers in the
+    list), ``watchers`` (fd -> its ``Watcher``) and ``update(handler)``.
+    """
+
+    handlers: Any
+    members: set[int]
+    watchers: dict[int, Watcher]
+
+    def update(self, handler: EventHandler) -> None:  # provided by the loop
+        raise NotImplementedError
+
+    def add_reader(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is readable, until ``remove_reader(fd)``."""
+        self._watch(fd, "reader", (callback, args))
+
+    def add_writer(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is writable, until ``remove_writer(fd)``."""
+        self._watch(fd, "writer", (callback, args))
+
+    def remove_reader(self, fd: int) -> bool:
+        """Stop calling ``fd``'s reader callback; ``False`` if it had none."""
+        return self._unwatch(fd, "reader")
+
+    def remove_writer(self, fd: int) -> bool:
+        """Stop calling ``fd``'s writer callback; ``False`` if it had none."""
+        return self._unwatch(fd, "writer")
+
+    def _watch(self, fd: int, kind: str, callback: tuple[Callable[..., object], Any]) -> None:
+        """Set one callback of ``fd``'s watcher (made on first use); the loop re-checks it."""
+        watcher = self.watchers.get(fd)
+        if watcher is None or id(watcher) not in self.members:  # new, or dropped after an error
+            watcher = self.watchers[fd] = Watcher(fd)
+            setattr(watcher, kind, callback)
+            self.handlers.append(watcher)
+        else:
+            setattr(watcher, kind, callback)
+            self.update(watcher)
+
+    def _unwatch(self, fd: int, kind: str) -> bool:
+        """Clear one callback of ``fd``'s watcher; forget the watcher once it has none."""
+        watcher = self.watchers.get(fd)
+        if watcher is None or getattr(watcher, kind) is None:
+            return False
+        setattr(watcher, kind, None)
+        if watcher.is_empty():
+            del self.watchers[fd]
+            if id(watcher) in self.members:
+                self.handlers.remove(watcher)
+        else:
+            self.update(watcher)
+        return True

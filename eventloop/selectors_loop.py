@@ -61,19 +61,19 @@ from __future__ import annotations
 import errno
 import selectors
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any, Literal, SupportsIndex
+from collections.abc import Iterable
+from typing import Literal
 
 from eventloop import threads
+from eventloop.handler_list import HandlerList
 from eventloop.handlers import (
     FD_SETSIZE,
     EventHandler,
-    TracksInterest,
     call_recorded,
     handler_name,
     report_and_drop,
 )
-from eventloop.readers import Watcher
+from eventloop.readers import ReaderMethods, Watcher
 from eventloop.recorder import Recorder
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -105,59 +105,7 @@ def interest(handler: EventHandler) -> int:
     return (READ if handler.wants_to_receive() else 0) | (WRITE if handler.wants_to_send() else 0)
 
 
-class HandlerList(list, TracksInterest):  # type: ignore[type-arg]
-    """A list of handlers that tells its loop when one is added, removed or changed.
-
-    Code written for chapter 04's plain list (``handlers.append(conn)``,
-    ``handlers.remove(self)``) works unchanged; the loop hears about it in O(1).
-    Chapter 05's ``TCPConnection`` calls ``interest_changed(self)`` on its list
-    whenever its buffer or backpressure changes what it wants.
-    """
-
-    def __init__(self, loop: SelectorLoop) -> None:
-        super().__init__()
-        self.loop = loop
-
-    def append(self, handler: EventHandler) -> None:
-        super().append(handler)
-        self.loop.added(handler)
-
-    def insert(self, index: SupportsIndex, handler: EventHandler) -> None:
-        super().insert(index, handler)
-        self.loop.added(handler)
-
-    def extend(self, handlers: Iterable[EventHandler]) -> None:
-        for handler in handlers:
-            self.append(handler)
-
-    def __iadd__(self, handlers: Iterable[EventHandler]) -> HandlerList:  # type: ignore[override]
-        self.extend(handlers)
-        return self
-
-    def remove(self, handler: EventHandler) -> None:
-        super().remove(handler)
-        self.loop.forget(handler)
-
-    def pop(self, index: SupportsIndex = -1) -> EventHandler:
-        handler = super().pop(index)
-        self.loop.forget(handler)
-        return handler
-
-    def clear(self) -> None:
-        while self:
-            self.pop()
-
-    def __setitem__(self, index: object, value: object) -> None:
-        raise TypeError("a HandlerList changes by append/remove only, so its loop can follow")
-
-    __delitem__ = __setitem__
-
-    def interest_changed(self, handler: EventHandler) -> None:
-        """``handler`` may want something else now: the loop re-checks it."""
-        self.loop.update(handler)
-
-
-class SelectorLoop(threads.Loop):
+class SelectorLoop(threads.Loop, ReaderMethods):
     """Chapter 08's loop (timers, ``call_soon_threadsafe``, ``run_in_executor``),
     waiting in a ``selectors`` selector with persistent registration.
 
@@ -262,49 +210,6 @@ class SelectorLoop(threads.Loop):
         """Nothing left: no handler but the waker, no timer, no job; O(1), unlike a scan."""
         others = len(self.members) - (id(self.waker) in self.members)
         return not others and not self._jobs and self.next_timer() is None
-
-    # --- callbacks on descriptors: asyncio's vocabulary (eventloop.readers) ----------------------
-
-    def add_reader(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
-        """Call ``callback(*args)`` whenever ``fd`` is readable, until ``remove_reader(fd)``."""
-        self._watch(fd, "reader", (callback, args))
-
-    def add_writer(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
-        """Call ``callback(*args)`` whenever ``fd`` is writable, until ``remove_writer(fd)``."""
-        self._watch(fd, "writer", (callback, args))
-
-    def remove_reader(self, fd: int) -> bool:
-        """Stop calling ``fd``'s reader callback; ``False`` if it had none."""
-        return self._unwatch(fd, "reader")
-
-    def remove_writer(self, fd: int) -> bool:
-        """Stop calling ``fd``'s writer callback; ``False`` if it had none."""
-        return self._unwatch(fd, "writer")
-
-    def _watch(self, fd: int, kind: str, callback: tuple[Callable[..., object], Any]) -> None:
-        """Set one callback of ``fd``'s watcher (made on first use); the loop re-checks it."""
-        watcher = self.watchers.get(fd)
-        if watcher is None or id(watcher) not in self.members:  # new, or dropped after an error
-            watcher = self.watchers[fd] = Watcher(fd)
-            setattr(watcher, kind, callback)
-            self.handlers.append(watcher)
-        else:
-            setattr(watcher, kind, callback)
-            self.update(watcher)
-
-    def _unwatch(self, fd: int, kind: str) -> bool:
-        """Clear one callback of ``fd``'s watcher; forget the watcher once it has none."""
-        watcher = self.watchers.get(fd)
-        if watcher is None or getattr(watcher, kind) is None:
-            return False
-        setattr(watcher, kind, None)
-        if watcher.is_empty():
-            del self.watchers[fd]
-            if id(watcher) in self.members:
-                self.handlers.remove(watcher)
-        else:
-            self.update(watcher)
-        return True
 
     # --- keeping the selector in step with the handlers -------------------------------------
 

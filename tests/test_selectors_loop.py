@@ -20,13 +20,13 @@ from functools import partial
 
 import pytest
 
+from eventloop.handler_list import HandlerList
 from eventloop.handlers import EventHandler, StopLoop
 from eventloop.recorder import Recorder
 from eventloop.selectors_loop import (
     EMFILE_RETRY,
     READ,
     WRITE,
-    HandlerList,
     SelectorLoop,
     make_selector,
 )

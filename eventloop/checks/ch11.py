@@ -85,7 +85,7 @@ def run_11_1(protocol_class: type) -> None:
                     await loop.sock_sendall(client, message)
                     try:
                         got.append(
-                            (name, await asyncio.wait_for(loop.sock_recv(client, 2048), 0.5))
+                            (name, await asyncio.wait_for(loop.sock_recv(client, 2048), 0.3))
                         )
                     except asyncio.TimeoutError:
                         got.append((name, None))
@@ -160,7 +160,7 @@ def run_11_2(ask: Callable[..., Coroutine[Any, Any, Any]]) -> None:
         return answered, unanswered, waited
 
     with watch_leaks() as leaks:
-        answered, unanswered, waited = on_our_loop(main, timeout=3)
+        answered, unanswered, waited = on_our_loop(main, timeout=2)
     expect_equal(
         "the reply from an echo server",
         answered,

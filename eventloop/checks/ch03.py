@@ -200,7 +200,7 @@ def expect_resting(
         [b"late"],
         hint="wait for a datagram with select; do not give up when nothing is ready yet",
     )
-    if took.busy(0.3) or len(selects) > 50:
+    if took.busy() or len(selects) > 50:
         raise CheckFailed(
             f"while waiting 0.25 s for the next datagram, echo_n used {took.cpu:.2f} s of CPU "
             f"in {took.wall:.2f} s ({len(selects)} select calls): it polls",

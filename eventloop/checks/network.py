@@ -106,7 +106,7 @@ def echo_of(client: socket.socket, data: bytes) -> tuple[int, bool]:
 
 
 @contextmanager
-def connect_in_progress(close_after: float = 0.6) -> Iterator[tuple[str, int] | None]:
+def connect_in_progress(close_after: float = 0.9) -> Iterator[tuple[str, int] | None]:
     """An address where a new connect stays in progress ~1 s, then is refused (Linux).
 
     A listener with ``listen(0)`` and one connection already queued: Linux drops
@@ -114,8 +114,9 @@ def connect_in_progress(close_after: float = 0.6) -> Iterator[tuple[str, int] | 
     close the listener after ``close_after`` s; the SYN sent again ~1 s after
     the first meets a closed port and the connect fails with ECONNREFUSED. The
     candidate must connect before ``close_after``, or its connect is refused at
-    once and a candidate that does not wait would pass: 0.6 s leaves room for a
-    busy machine and stays below the 1 s retransmission. Yields ``None`` where
+    once and a candidate that does not wait would pass: 0.9 s leaves room for a
+    busy machine (and for the garbage collection ``watch_leaks`` starts with)
+    and stays below the 1 s retransmission. Yields ``None`` where
     this rule does not hold (macOS, Windows): a check then skips that case.
     """
     if not sys.platform.startswith("linux"):

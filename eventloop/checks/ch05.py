@@ -16,8 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.checks.ch05_outgoing import check_5_5 as check_5_5
@@ -25,7 +24,9 @@ from eventloop.checks.network import (
     connect_in_progress,
     exchange,
     expect_non_blocking_connect,
+    loop_until,
     receive_all,
+    serving,
     slow_reader,
     watching_connects,
 )
@@ -33,19 +34,6 @@ from eventloop.checks.probes import measure
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
 from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection
-from eventloop.tcp_server import TCPServer
-
-
-@contextmanager
-def serving(connection: Callable) -> Iterator[tuple[TCPServer, list[EventHandler]]]:
-    """A ``TCPServer`` on 127.0.0.1 whose connections are ``connection(sock, handlers)``."""
-    handlers: list[EventHandler] = []
-    with TCPServer(handlers, connection=connection) as server:
-        yield server, handlers
-
-
-def loop_until(handlers: list[EventHandler], done: Callable[[], bool], seconds: float) -> None:
-    event_loop(handlers, until=done, duration=seconds, on_error="raise")
 
 
 def require_class(candidate: object, base: type, example: str) -> None:
@@ -360,4 +348,3 @@ def flood_with(should_read: Callable[[bool, int, int, int], bool]) -> None:
                 got=f"{received} bytes",
                 hint="a paused connection must resume when the buffer drains to low",
             )
-

@@ -12,26 +12,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
-from eventloop.checks.network import exchange, receive_all, slow_reader
-from eventloop.handlers import EventHandler, event_loop
-from eventloop.tcp_server import TCPServer
-
-
-@contextmanager
-def serving(connection: Callable) -> Iterator[tuple[TCPServer, list[EventHandler]]]:
-    """A ``TCPServer`` on 127.0.0.1 whose connections are ``connection(sock, handlers)``."""
-    handlers: list[EventHandler] = []
-    with TCPServer(handlers, connection=connection) as server:
-        yield server, handlers
-
-
-def loop_until(handlers: list[EventHandler], done: Callable[[], bool], seconds: float) -> None:
-    event_loop(handlers, until=done, duration=seconds, on_error="raise")
-
+from eventloop.checks.network import exchange, loop_until, receive_all, serving, slow_reader
+from eventloop.handlers import EventHandler
 
 # --- 5.5 -----------------------------------------------------------------------------------------
 

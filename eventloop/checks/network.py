@@ -21,14 +21,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from eventloop.blocking import Background
 from eventloop.checks import CheckFailed
 from eventloop.checks.probes import Call, Leaks, replaced, spy_on, watch_leaks
-from eventloop.handlers import event_loop
+from eventloop.handlers import EventHandler, event_loop
+from eventloop.tcp_server import TCPServer
 
 
 class ShortSends:
@@ -242,3 +243,15 @@ def exchange(client: socket.socket, handlers: list, data: bytes, deadline: float
             except BlockingIOError:
                 pass
     return bytes(received)
+
+
+@contextmanager
+def serving(connection: Callable) -> Iterator[tuple[TCPServer, list[EventHandler]]]:
+    """A ``TCPServer`` on 127.0.0.1 whose connections are ``connection(sock, handlers)``."""
+    handlers: list[EventHandler] = []
+    with TCPServer(handlers, connection=connection) as server:
+        yield server, handlers
+
+
+def loop_until(handlers: list[EventHandler], done: Callable[[], bool], seconds: float) -> None:
+    event_loop(handlers, until=done, duration=seconds, on_error="raise")

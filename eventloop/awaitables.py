@@ -21,7 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from eventloop.coroutines import CancelledError, Future, Task, current_task
@@ -62,16 +62,29 @@ async def ready(sock: socket.socket, direction: str) -> None:
             loop.remove_writer(fd)
 
 
-async def sock_recv(sock: socket.socket, size: int) -> bytes:
+Wait = Callable[[socket.socket, str], Awaitable[None]]
+"""How to wait until a socket is ready: ``ready`` here; chapter 11's loop passes its own."""
+
+
+async def sock_recv(sock: socket.socket, size: int, wait: Wait = ready) -> bytes:
     """Up to ``size`` bytes; ``b''`` at the end of the stream."""
     while True:
         try:
             return sock.recv(size)
         except (BlockingIOError, InterruptedError):
-            await ready(sock, "read")
+            await wait(sock, "read")
 
 
-async def sock_sendall(sock: socket.socket, data: bytes) -> None:
+async def sock_recv_into(sock: socket.socket, buffer: Any, wait: Wait = ready) -> int:
+    """Read into ``buffer``; how many bytes came (0 at the end of the stream)."""
+    while True:
+        try:
+            return sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            await wait(sock, "read")
+
+
+async def sock_sendall(sock: socket.socket, data: bytes, wait: Wait = ready) -> None:
     """Send all of ``data``, waiting for room in the kernel's buffer as often as needed."""
     view = memoryview(data)
     while view:
@@ -81,16 +94,16 @@ async def sock_sendall(sock: socket.socket, data: bytes) -> None:
             sent = 0
         view = view[sent:]
         if view:
-            await ready(sock, "write")
+            await wait(sock, "write")
 
 
-async def sock_accept(listener: socket.socket) -> tuple[socket.socket, Any]:
+async def sock_accept(listener: socket.socket, wait: Wait = ready) -> tuple[socket.socket, Any]:
     """The next connection, made non-blocking, and its address."""
     while True:
         try:
             connection, address = listener.accept()
         except (BlockingIOError, InterruptedError):
-            await ready(listener, "read")
+            await wait(listener, "read")
         else:
             connection.setblocking(False)
             return connection, address

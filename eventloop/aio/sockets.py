@@ -18,21 +18,20 @@ import os
 import socket
 from typing import Any
 
+from eventloop import awaitables
 from eventloop.aio import datagram, servers
 
 
 class SocketMethods:
     """``sock_*`` and lookups; mixed into ``EventLoop``, which provides the rest."""
 
-    async def _wait_until_ready(self, sock: socket.socket, writing: bool = False) -> None:
-        """Wait until ``sock`` is readable (or writable), then stop watching it."""
+    async def _wait_until_ready(self, sock: socket.socket, direction: str = "read") -> None:
+        """Wait until ``sock`` is readable (``"read"``) or writable, then stop watching it."""
         waiter = self.create_future()  # type: ignore[attr-defined]
         fd = sock.fileno()
-        add, remove = (
-            (self.add_writer, self.remove_writer)
-            if writing
-            else (self.add_reader, self.remove_reader)  # type: ignore[attr-defined]
-        )
+        reading = direction == "read"
+        add = self.add_reader if reading else self.add_writer  # type: ignore[attr-defined]
+        remove = self.remove_reader if reading else self.remove_writer  # type: ignore[attr-defined]
         add(fd, _settle, waiter)
         try:
             await waiter
@@ -43,44 +42,23 @@ class SocketMethods:
         if sock.gettimeout() != 0:
             raise ValueError("the socket must be non-blocking: call sock.setblocking(False)")
 
+    # Chapter 10's coroutines, waiting with asyncio's futures instead of ours.
+
     async def sock_recv(self, sock: socket.socket, nbytes: int) -> bytes:
         self._check_nonblocking(sock)
-        while True:
-            try:
-                return sock.recv(nbytes)
-            except (BlockingIOError, InterruptedError):
-                await self._wait_until_ready(sock)
+        return await awaitables.sock_recv(sock, nbytes, self._wait_until_ready)
 
     async def sock_recv_into(self, sock: socket.socket, buffer: Any) -> int:
         self._check_nonblocking(sock)
-        while True:
-            try:
-                return sock.recv_into(buffer)
-            except (BlockingIOError, InterruptedError):
-                await self._wait_until_ready(sock)
+        return await awaitables.sock_recv_into(sock, buffer, self._wait_until_ready)
 
     async def sock_sendall(self, sock: socket.socket, data: bytes) -> None:
         self._check_nonblocking(sock)
-        view = memoryview(data)
-        while view:
-            try:
-                sent = sock.send(view)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            view = view[sent:]
-            if view:
-                await self._wait_until_ready(sock, writing=True)
+        await awaitables.sock_sendall(sock, data, self._wait_until_ready)
 
     async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:
         self._check_nonblocking(sock)
-        while True:
-            try:
-                connection, address = sock.accept()
-            except (BlockingIOError, InterruptedError):
-                await self._wait_until_ready(sock)
-            else:
-                connection.setblocking(False)
-                return connection, address
+        return await awaitables.sock_accept(sock, self._wait_until_ready)
 
     async def sock_connect(self, sock: socket.socket, address: Any) -> None:
         self._check_nonblocking(sock)
@@ -89,7 +67,7 @@ class SocketMethods:
             address = infos[0][4]
         code = sock.connect_ex(address)
         if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
-            await self._wait_until_ready(sock, writing=True)
+            await self._wait_until_ready(sock, "write")
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code != 0:
             raise OSError(code, f"Connect call failed {address}: {os.strerror(code)}")

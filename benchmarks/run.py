@@ -88,6 +88,8 @@ CONTENDERS = [
     Contender("asyncio", "asyncio Protocol, malloc thresholds fixed: the fair baseline"),
     Contender("asyncio-stock", "asyncio Protocol, stock glibc malloc (CPython #85451)", False),
     Contender("asyncio-streams", "asyncio streams: reader.read, writer.write, drain"),
+    Contender("aio", "the same asyncio Protocol on the course's loop (ch 11 eventloop.aio)"),
+    Contender("aio-streams", "asyncio streams on the course's loop (ch 11 eventloop.aio)"),
     Contender("uvloop", "uvloop Protocol (when installed)"),
     Contender("threads", "a thread per connection, blocking sockets (UDP: one thread)"),
 ]

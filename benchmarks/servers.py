@@ -186,8 +186,18 @@ async def handle_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 async def asyncio_main(proto: str, style: str, counter: WaitCounter) -> None:
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGUSR1, counter.report)
-    loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
+
+    def finish() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, counter.report)
+        loop.add_signal_handler(signal.SIGTERM, finish)
+    except NotImplementedError:  # the course's loop (eventloop.aio) has no signal handlers:
+        # Python's own, which hand the work to the loop with call_soon_threadsafe
+        signal.signal(signal.SIGUSR1, lambda *_: loop.call_soon_threadsafe(counter.report))
+        signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(finish))
     if proto == "udp":
         transport, _ = await loop.create_datagram_endpoint(
             EchoDatagramProtocol, local_addr=(HOST, 0)
@@ -225,6 +235,21 @@ def serve_asyncio_streams(proto: str, counter: WaitCounter) -> int:
     if proto != "tcp":
         return skip("asyncio streams are TCP only")
     return run_asyncio(proto, "streams", counter, asyncio.new_event_loop)
+
+
+def serve_aio(proto: str, counter: WaitCounter) -> int:
+    """The same asyncio Protocol on the course's loop (chapter 11's eventloop.aio)."""
+    import eventloop.aio
+
+    return run_asyncio(proto, "protocol", counter, eventloop.aio.new_event_loop)
+
+
+def serve_aio_streams(proto: str, counter: WaitCounter) -> int:
+    if proto != "tcp":
+        return skip("asyncio streams are TCP only")
+    import eventloop.aio
+
+    return run_asyncio(proto, "streams", counter, eventloop.aio.new_event_loop)
 
 
 def serve_uvloop(proto: str, counter: WaitCounter) -> int:
@@ -275,6 +300,8 @@ SERVERS: dict[str, Callable[[str, WaitCounter], int]] = {
     "asyncio": serve_asyncio,
     "asyncio-stock": serve_asyncio,
     "asyncio-streams": serve_asyncio_streams,
+    "aio": serve_aio,
+    "aio-streams": serve_aio_streams,
     "uvloop": serve_uvloop,
     "threads": serve_threads,
 }

@@ -55,7 +55,6 @@ class Run:
     interrupted: list[tuple[int, int]] = field(default_factory=list)  # (cell, seconds)
     records: list[dict[str, str]] = field(default_factory=list)
     forged: int = 0  # record lines whose signature did not hold
-    kernel_pid: int | None = None
 
 
 def clear_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -116,9 +115,9 @@ async def run_cells(
         notebook.cells.insert(0, arming_cell(record_path, key, trusted))
 
         def kernel_started(**_: Any) -> None:
-            run.kernel_pid = getattr(client.km.provisioner, "pid", None) if client.km else None
-            if on_kernel_start is not None and run.kernel_pid is not None:
-                on_kernel_start(run.kernel_pid)
+            pid = getattr(client.km.provisioner, "pid", None) if client.km else None
+            if on_kernel_start is not None and pid is not None:
+                on_kernel_start(pid)
             started.set()
 
         def cell_started(cell: Any, cell_index: int, **_: Any) -> None:

@@ -28,9 +28,11 @@ Times are seconds since the recorder was created, from ``time.monotonic()``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,18 @@ class Recorder:
             f"{len(selects)} iterations, {ready} ready descriptors, "
             f"{len(calls)} handler calls, {sum(1 for c in calls if c.error)} errors"
         )
+
+    def chrome_trace(self) -> dict[str, Any]:
+        """This recording in the Trace Event Format, for Perfetto (chapter 12)."""
+        from eventloop.observe.trace_events import chrome_trace  # no import cycle at load
+
+        return chrome_trace(self)
+
+    def save_chrome_trace(self, path: str | os.PathLike[str]) -> str:
+        """Write ``chrome_trace()`` as JSON to ``path``: open it at ui.perfetto.dev."""
+        from eventloop.observe.trace_events import save_chrome_trace
+
+        return save_chrome_trace(self, path)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)

@@ -76,3 +76,53 @@ def test_aiosqlite_runs_its_thread_through_our_loop(run):
                 return await cursor.fetchone()
 
     assert run(main()) == (42,)
+
+
+def test_aiomonitor_lists_our_loops_tasks_and_where_they_wait():
+    """aiomonitor (chapter 12) watches our loop from its own thread, unmodified."""
+    import json
+    import socket
+    import urllib.request
+
+    import aiomonitor
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    def live_tasks(port: int) -> list[dict]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/live-tasks",
+            data=json.dumps({"filter": "", "persistent": False}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())["tasks"]
+
+    async def waiter(event: asyncio.Event) -> None:
+        await event.wait()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        web_port = free_port()
+        with aiomonitor.start_monitor(
+            loop,
+            port=free_port(),
+            webui_port=web_port,
+            console_enabled=False,
+            hook_task_factory=True,
+        ) as monitor:
+            event = asyncio.Event()
+            task = asyncio.create_task(waiter(event), name="waiter")
+            await asyncio.sleep(0.2)  # the monitor's thread starts its servers
+            tasks = await loop.run_in_executor(None, live_tasks, web_port)
+            [waiting] = [t for t in tasks if t["name"] == "waiter"]
+            stack = monitor.format_running_task_stack(waiting["task_id"])
+            event.set()
+            await task
+        return waiting["coro"], "\n".join(item.content for item in stack)
+
+    coro, stack = eventloop.aio.run(main())
+    assert coro.endswith(".waiter()")  # its qualified name
+    assert "in waiter\n  await event.wait()" in stack

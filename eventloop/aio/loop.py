@@ -14,37 +14,57 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import os
 import sys
 import threading
 import weakref
 from asyncio import events, futures, tasks
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from eventloop.aio import sockets
+from eventloop.aio.errors import ErrorMethods
+from eventloop.aio.watching import COROUTINE_ORIGIN_DEPTH, WatchedMethods
 from eventloop.recorder import Recorder
-from eventloop.select_loop import callback_name
 from eventloop.selectors_loop import SelectorLoop
-
-logger = logging.getLogger("asyncio")
 
 
 class InnerLoop(SelectorLoop):
     """Chapter 09's loop, never "idle": an asyncio loop with nothing to do still waits,
     for a ``call_soon_threadsafe`` or a ``stop()``, until it is told to stop."""
 
+    def __init__(self, *, recorder: Recorder | None = None, instruments: list[Any]) -> None:
+        super().__init__(recorder=recorder)
+        self.instruments = instruments  # the outer loop's list: chapter 12's I/O wait hooks
+
     def is_idle(self) -> bool:
         return False
 
+    def wait_for_readiness(self, timeout: float | None) -> tuple[list[Any], list[Any]]:
+        """Chapter 09's wait, with the instruments told before and after it."""
+        if not self.instruments:
+            return super().wait_for_readiness(timeout)
+        for instrument in self.instruments:
+            instrument.before_io_wait(timeout)
+        readable, writable = super().wait_for_readiness(timeout)
+        for instrument in self.instruments:
+            instrument.after_io_wait(timeout, len(readable) + len(writable))
+        return readable, writable
 
-class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
+
+class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.AbstractEventLoop):
     """An asyncio event loop whose engine is ``eventloop.selectors_loop.SelectorLoop``."""
 
-    def __init__(self, *, recorder: Recorder | None = None) -> None:
-        self._inner = InnerLoop(recorder=recorder)  # a recorder draws asyncio code's timeline
+    inner_class: type[InnerLoop] = InnerLoop  # chapter 12's fault injection swaps it
+
+    def __init__(
+        self, *, recorder: Recorder | None = None, instruments: Iterable[Any] = ()
+    ) -> None:
+        self._instruments: list[Any] = list(instruments)  # chapter 12: eventloop.observe
+        self._spawned: weakref.WeakSet[Any] = weakref.WeakSet()
+        # a recorder draws asyncio code's timeline, one row per task
+        self._inner = self.inner_class(recorder=recorder, instruments=self._instruments)
         self.recorder = recorder
         self._closed = False
         self._stopping = False
@@ -60,7 +80,6 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         self._timers: dict[int, Any] = {}  # id(TimerHandle) -> our loop's Timer
         self._ready: deque[events.Handle] = deque()  # call_soon's queue, in order
         self._drain_scheduled = False
-        self._instruments: list[Any] = []  # chapter 12 hooks in here
 
     # --- callbacks and time --------------------------------------------------------------------
 
@@ -69,8 +88,12 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
 
     def call_soon(self, callback: Callable[..., object], *args: Any, context: Any = None):
         self._check_closed()
+        if self._debug:
+            self._check_thread()
         handle = events.Handle(callback, args, self, context)
         self._ready.append(handle)
+        if self._instruments:
+            self._scheduled(handle)
         if not self._drain_scheduled:
             self._drain_scheduled = True
             self._inner.call_soon(self._run_ready)
@@ -81,6 +104,8 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
 
     def call_at(self, when: float, callback: Callable[..., object], *args: Any, context=None):
         self._check_closed()
+        if self._debug:
+            self._check_thread()
         handle = events.TimerHandle(when, callback, args, self, context)
         self._timers[id(handle)] = self._inner.call_at(when, self._run_handle, handle)
         handle._scheduled = True
@@ -98,6 +123,8 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         self._check_closed()
         handle = events.Handle(callback, args, self, context)
         self._ready.append(handle)
+        if self._instruments:
+            self._scheduled(handle)
         self._inner.call_soon_threadsafe(self._schedule_drain)
         return handle
 
@@ -119,26 +146,10 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         self._timers.pop(id(handle), None)
         if handle.cancelled():
             return
-        for instrument in self._instruments:
-            instrument.before_callback(handle)
-        began = self.time()
-        started = self.recorder.now() if self.recorder is not None else 0.0
-        handle._run()  # runs it in its context; an exception goes to call_exception_handler
-        took = self.time() - began
-        if self.recorder is not None:  # one row per task, as in chapter 10's recordings
-            self.recorder.record_handler(
-                self._inner.iteration,
-                handle_name(handle),
-                -1,
-                "callback",
-                started,
-                self.recorder.now(),
-                None,
-            )
-        for instrument in self._instruments:
-            instrument.after_callback(handle, took)
-        if self._debug and took >= self.slow_callback_duration:
-            logger.warning("Executing %r took %.3f seconds", handle, took)
+        if self._watching():  # a recorder, instruments or debug mode (eventloop/aio/watching.py)
+            self._run_watched(handle)
+        else:
+            handle._run()  # runs it in its context; an exception goes to call_exception_handler
 
     # --- running and stopping ------------------------------------------------------------------
 
@@ -150,6 +161,9 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         old_hooks = sys.get_asyncgen_hooks()
         sys.set_asyncgen_hooks(firstiter=self._asyncgens.add, finalizer=self._finalize_asyncgen)
         events._set_running_loop(self)
+        old_depth = sys.get_coroutine_origin_tracking_depth()
+        if self._debug:  # "coroutine ... was never awaited" then says where it was created
+            sys.set_coroutine_origin_tracking_depth(COROUTINE_ORIGIN_DEPTH)
         try:
             while True:
                 # stop() before or during the run: this iteration must not sleep
@@ -159,6 +173,7 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
         finally:
             self._stopping = False
             self._thread_id = None
+            sys.set_coroutine_origin_tracking_depth(old_depth)
             events._set_running_loop(None)
             sys.set_asyncgen_hooks(*old_hooks)
 
@@ -226,64 +241,16 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
             if name is not None:
                 task.set_name(name)
             return task
-        return tasks.Task(coro, loop=self, name=name, **extra)
+        task = tasks.Task(coro, loop=self, name=name, **extra)
+        if task._source_traceback:  # debug mode: "created at" names the caller, not this line
+            del task._source_traceback[-1]
+        return task
 
     def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
         self._task_factory = factory
 
     def get_task_factory(self) -> Callable[..., Any] | None:
         return self._task_factory
-
-    # --- errors and debug ----------------------------------------------------------------------
-
-    def get_debug(self) -> bool:
-        return self._debug
-
-    def set_debug(self, enabled: bool) -> None:
-        self._debug = enabled
-
-    def set_exception_handler(self, handler: Callable[..., object] | None) -> None:
-        if handler is not None and not callable(handler):
-            raise TypeError(f"A callable object or None is expected, got {handler!r}")
-        self._exception_handler = handler
-
-    def get_exception_handler(self) -> Callable[..., object] | None:
-        return self._exception_handler
-
-    def default_exception_handler(self, context: dict[str, Any]) -> None:
-        """Log the error, as asyncio does: the message, then what the context holds."""
-        message = context.get("message") or "Unhandled exception in event loop"
-        exception = context.get("exception")
-        details = [
-            f"{key}: {value!r}"
-            for key, value in sorted(context.items())
-            if key not in ("message", "exception")
-        ]
-        text = "\n".join([message, *details])
-        exc_info = (type(exception), exception, exception.__traceback__) if exception else False
-        logger.error(text, exc_info=exc_info)
-
-    def call_exception_handler(self, context: dict[str, Any]) -> None:
-        if self._exception_handler is None:
-            try:
-                self.default_exception_handler(context)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException:
-                logger.error("Exception in default exception handler", exc_info=True)
-            return
-        try:
-            self._exception_handler(self, context)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as error:
-            self.default_exception_handler(
-                {
-                    "message": "Unhandled error in exception handler",
-                    "exception": error,
-                    "context": context,
-                }
-            )
 
     # --- threads and async generators ----------------------------------------------------------
 
@@ -372,15 +339,6 @@ class EventLoop(sockets.SocketMethods, asyncio.AbstractEventLoop):
 
 def _stop_loop(future: asyncio.Future[Any]) -> None:
     future.get_loop().stop()
-
-
-def handle_name(handle: events.Handle) -> str:
-    """``Task main`` for a task's step, else the callback's name (``sleep``, ``Server.accept``)."""
-    callback = handle._callback
-    owner = getattr(callback, "__self__", None)
-    if isinstance(owner, asyncio.Task):
-        return f"Task {owner.get_name()}"
-    return callback_name(callback)
 
 
 def file_descriptor(fd: Any) -> int:

@@ -10,34 +10,49 @@ async generators, shut the default thread pool down, close the loop).
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from eventloop.aio.loop import EventLoop
+from eventloop.recorder import Recorder
 
 
-def new_event_loop() -> EventLoop:
+def new_event_loop(
+    *, recorder: Recorder | None = None, instruments: Iterable[Any] = ()
+) -> EventLoop:
     """A new ``eventloop.aio.EventLoop``, as ``asyncio.new_event_loop()`` makes asyncio's."""
-    return EventLoop()
+    return EventLoop(recorder=recorder, instruments=instruments)
 
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """A policy whose new loops are ours: for Python 3.10, and for CPython's test suites."""
 
+    def __init__(self, make_loop: Any = EventLoop) -> None:
+        super().__init__()
+        self.make_loop = make_loop
+
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        return EventLoop()
+        return self.make_loop()
 
 
-def run(coro: Coroutine[Any, Any, Any], *, debug: bool | None = None) -> Any:
-    """``asyncio.run(coro)``, on our loop."""
+def run(
+    coro: Coroutine[Any, Any, Any],
+    *,
+    debug: bool | None = None,
+    recorder: Recorder | None = None,
+    instruments: Iterable[Any] = (),
+) -> Any:
+    """``asyncio.run(coro)``, on our loop; chapter 12 passes a recorder or instruments."""
+    make_loop = functools.partial(new_event_loop, recorder=recorder, instruments=instruments)
     if sys.version_info >= (3, 12):
-        return asyncio.run(coro, debug=debug, loop_factory=new_event_loop)
+        return asyncio.run(coro, debug=debug, loop_factory=make_loop)
     if sys.version_info >= (3, 11):
-        with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+        with asyncio.Runner(debug=debug, loop_factory=make_loop) as runner:
             return runner.run(coro)
     previous = asyncio.get_event_loop_policy()
-    asyncio.set_event_loop_policy(EventLoopPolicy())
+    asyncio.set_event_loop_policy(EventLoopPolicy(make_loop))
     try:
         return asyncio.run(coro, debug=bool(debug))
     finally:

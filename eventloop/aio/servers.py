@@ -94,7 +94,7 @@ async def connected_socket(
 
 def start(loop: Any, sock: socket.socket, factory: ProtocolFactory) -> tuple[Any, Any]:
     """A protocol from ``factory`` on a connected ``sock``: connection_made, then reading."""
-    connection = ProtocolConnection(sock, loop, factory())
+    connection = ProtocolConnection(loop.transport_socket(sock), loop, factory())
     connection.start()
     return connection.transport, connection.protocol
 

@@ -72,6 +72,10 @@ class SocketMethods:
         if code != 0:
             raise OSError(code, f"Connect call failed {address}: {os.strerror(code)}")
 
+    def transport_socket(self, sock: socket.socket) -> Any:
+        """The socket a new transport will use: this one (chapter 12 injects faults here)."""
+        return sock
+
     async def getaddrinfo(self, host: Any, port: Any, *, family=0, type=0, proto=0, flags=0):
         return await self.run_in_executor(  # type: ignore[attr-defined]
             None, socket.getaddrinfo, host, port, family, type, proto, flags

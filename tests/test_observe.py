@@ -1,0 +1,249 @@
+"""Chapter 12's tools: instruments, the Chrome trace, the task monitor and the watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+import eventloop.aio
+from eventloop.observe import (
+    HookLog,
+    Instrument,
+    StallWatchdog,
+    StepTimes,
+    chrome_trace,
+    format_tasks,
+    save_chrome_trace,
+    tasks_now,
+)
+from eventloop.recorder import Recorder
+
+
+async def child() -> str:
+    await asyncio.sleep(0)
+    return "done"
+
+
+async def parent() -> str:
+    return await asyncio.create_task(child(), name="child")
+
+
+# --- instruments ---------------------------------------------------------------------------------
+
+
+def test_task_hooks_come_in_trios_order():
+    log = HookLog()
+    eventloop.aio.run(parent(), instruments=[log])
+    lines = [line for line in log.lines if "child" in line]
+    assert lines == [
+        "spawned   child",
+        "scheduled child",
+        "step      child",  # runs to asyncio.sleep(0), which reschedules it
+        "scheduled child",
+        "step      child",
+        "exited    child",
+    ]
+
+
+def test_every_hook_is_called_and_io_waits_are_counted():
+    calls: dict[str, int] = {}
+
+    class Counter(Instrument):
+        def __getattribute__(self, name):
+            if not name.startswith("_") and name != "__class__":
+                calls[name] = calls.get(name, 0) + 1
+            return object.__getattribute__(self, name)
+
+    loop = eventloop.aio.new_event_loop(instruments=[Counter()])
+    try:
+        loop.run_until_complete(parent())
+    finally:
+        loop.close()
+    hooks = [name for name in vars(Instrument) if not name.startswith("_")]
+    assert sorted(calls) == sorted(hooks)
+    assert calls["task_spawned"] == calls["task_exited"] == 2  # the parent and the child
+
+
+def test_step_times_names_the_task_that_blocked():
+    async def blocker():
+        time.sleep(0.05)
+
+    async def main():
+        await asyncio.gather(
+            asyncio.create_task(blocker(), name="blocker"),
+            asyncio.create_task(child(), name="polite"),
+        )
+
+    steps = StepTimes()
+    eventloop.aio.run(main(), instruments=[steps])
+    assert steps.slowest().name == "blocker"
+    counted = {s.name: s.steps for s in steps.tasks.values()}
+    assert (counted["blocker"], counted["polite"]) == (1, 2)  # polite: to sleep(0), then on
+    assert steps.io_waits > 0
+    assert steps.table().splitlines()[1].startswith("blocker")
+
+
+def test_an_instrument_removed_hears_nothing_more():
+    log = HookLog()
+    loop = eventloop.aio.new_event_loop()
+    try:
+        loop.add_instrument(log)
+        loop.run_until_complete(child())
+        heard = len(log.lines)
+        loop.remove_instrument(log)
+        loop.run_until_complete(child())
+        with pytest.raises(ValueError):
+            loop.remove_instrument(log)
+    finally:
+        loop.close()
+    assert heard > 0 and len(log.lines) == heard
+
+
+def test_a_recorder_draws_one_row_per_task():
+    recorder = Recorder()
+    eventloop.aio.run(parent(), recorder=recorder)
+    names = {call.handler for call in recorder.handler_calls()}
+    assert "Task child" in names
+    assert recorder.selects(), "the waits are recorded too"
+
+
+# --- the Chrome trace ----------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def hand_made_recording() -> Recorder:
+    recorder = Recorder(clock=FakeClock())
+    recorder.record_select(0, 0.0, 0.25, [5], [], [5], [])
+    recorder.record_handler(0, "UDPEchoServer", 5, "handle_receive", 0.25, 0.2505)
+    recorder.record_handler(1, "Task fetch", -1, "callback", 0.3, 0.4, "ValueError: boom")
+    recorder.note(1, "dropped UDPEchoServer: closed")
+    return recorder
+
+
+def test_a_trace_has_the_formats_structure():
+    document = json.loads(json.dumps(chrome_trace(hand_made_recording())))
+    assert document["displayTimeUnit"] == "ms"
+    events = document["traceEvents"]
+    for event in events:
+        assert {"name", "ph", "pid", "tid"} <= set(event)
+        assert event["ph"] in ("X", "i", "M")
+        assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
+        if event["ph"] == "X":
+            assert isinstance(event["ts"], float) and event["dur"] >= 0
+        if event["ph"] == "i":
+            assert event["s"] in ("g", "p", "t")
+    named = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    used = {e["tid"] for e in events if e["ph"] != "M"}
+    assert used <= set(named), "every track has a name"
+    assert named == {1: "wait for readiness", 2: "UDPEchoServer", 3: "Task fetch"}
+
+
+def test_a_trace_is_in_microseconds_and_keeps_what_happened():
+    events = [e for e in chrome_trace(hand_made_recording())["traceEvents"] if e["ph"] != "M"]
+    wait, receive, task, note = events
+    assert (wait["ts"], wait["dur"], wait["name"]) == (0.0, 250000.0, "select → 1 ready")
+    assert wait["args"]["ready read"] == [5]
+    assert (receive["name"], receive["ts"], receive["dur"]) == (
+        "handle_receive(fd 5)",
+        250000.0,
+        500.0,
+    )
+    assert receive["args"]["fd"] == 5
+    assert (task["name"], task["cat"], task["args"]["error"]) == (
+        "Task fetch",
+        "error",
+        "ValueError: boom",
+    )
+    assert (note["ph"], note["name"]) == ("i", "dropped UDPEchoServer: closed")
+
+
+def test_a_trace_is_saved_as_json(tmp_path):
+    recorder = hand_made_recording()
+    path = recorder.save_chrome_trace(tmp_path / "loop.json")
+    assert json.loads((tmp_path / "loop.json").read_text()) == recorder.chrome_trace()
+    assert path == str(tmp_path / "loop.json")
+    assert save_chrome_trace(recorder, tmp_path / "again.json").endswith("again.json")
+
+
+def test_a_recorded_asyncio_program_makes_a_trace_with_its_tasks():
+    recorder = Recorder()
+    eventloop.aio.run(parent(), recorder=recorder)
+    names = {
+        e["args"]["name"]
+        for e in recorder.chrome_trace()["traceEvents"]
+        if e["name"] == "thread_name"
+    }
+    assert "Task child" in names
+
+
+# --- watching from another thread ----------------------------------------------------------------
+
+
+def blocked_program(release: threading.Event):
+    """A task that blocks the loop's thread until ``release``, and one waiting on a queue."""
+
+    async def waiter(queue: asyncio.Queue) -> None:
+        await queue.get()
+
+    async def blocker() -> None:
+        release.wait(10)  # blocks the whole loop (the bug)
+
+    async def main() -> None:
+        queue: asyncio.Queue = asyncio.Queue()
+        waiting = asyncio.create_task(waiter(queue), name="waiter")
+        await asyncio.sleep(0)
+        await asyncio.create_task(blocker(), name="blocker")
+        waiting.cancel()
+
+    return main
+
+
+def test_tasks_are_listed_from_another_thread_while_the_loop_is_blocked():
+    release = threading.Event()
+    loop = eventloop.aio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(blocked_program(release)(),))
+    thread.start()
+    try:
+        for _ in range(200):  # until the blocker runs (the loop cannot tell us: it is blocked)
+            if any(state.name == "blocker" for state in tasks_now(loop)):
+                break
+            time.sleep(0.01)
+        states = {state.name: state for state in tasks_now(loop)}
+    finally:
+        release.set()
+        thread.join(10)
+        loop.close()
+    assert states["waiter"].where.endswith("in waiter")
+    assert states["waiter"].state == "pending"
+    assert "in blocker" in states["blocker"].where
+    assert "waiter" in format_tasks(list(states.values()))
+
+
+def test_the_watchdog_catches_the_blocking_line():
+    release = threading.Event()
+    with StallWatchdog(threshold=0.05) as dog:
+        threading.Timer(0.5, release.set).start()
+        eventloop.aio.run(blocked_program(release)(), instruments=[dog])
+    assert len(dog.stalls) == 1, dog.report()
+    stall = dog.stalls[0]
+    assert "name='blocker'" in stall.callback
+    assert "in blocker: release.wait(10)" in stall.culprit
+    assert "stalled" in dog.report()
+
+
+def test_the_watchdog_is_quiet_when_nothing_blocks():
+    with StallWatchdog(threshold=0.5) as dog:
+        eventloop.aio.run(parent(), instruments=[dog])
+    assert dog.stalls == []
+    assert dog.report() == "no callback ran longer than 500 ms"

@@ -11,7 +11,9 @@ import select
 import socket
 import sys
 import time
+from pathlib import Path
 
+import nbformat
 import pytest
 from exercise_checks import hint_of, stub, verdict_of
 
@@ -261,3 +263,35 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
 def test_stubs_are_not_attempted(capsys, check):
     assert not check(stub).passed
     assert verdict_of(capsys)[0] == "not attempted yet"
+
+
+# --- the solutions notebook's own answer to 2.2 --------------------------------------------------
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions" / "02-non-blocking-sockets.ipynb"
+
+
+def solution_2_2():
+    """``connect_status`` as solutions/02 defines it: its import cell, then its 2.2 cell."""
+    notebook = nbformat.read(SOLUTIONS, as_version=4)
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+    namespace: dict[str, object] = {}
+    exec(next(s for s in cells if s.startswith("import")), namespace)
+    exec(next(s for s in cells if s.startswith("# Exercise 2.2")), namespace)
+    return namespace["connect_status"]
+
+
+class RefusedAtOnce(socket.socket):
+    """A TCP socket whose connect some systems refuse at once on loopback: ``connect_ex``
+    returns ECONNREFUSED, and SO_ERROR, the error already reported, then reads 0."""
+
+    def connect_ex(self, address):
+        return errno.ECONNREFUSED
+
+
+def test_solution_2_2_returns_a_refusal_that_connect_ex_reported_at_once(monkeypatch):
+    """Issue 12: the solution used to ignore connect_ex's return value, and answered 0 here."""
+    connect = solution_2_2()
+    monkeypatch.setattr(socket, "socket", RefusedAtOnce)
+    assert connect(("127.0.0.1", 9), 0.1) == errno.ECONNREFUSED
+    # an answer that ignores connect_ex's return value misses it: this test can fail
+    assert connect_status(("127.0.0.1", 9), 0.1) != errno.ECONNREFUSED

@@ -47,7 +47,10 @@ Seeing and checking what the loop did:
 
 From a terminal: ``python -m eventloop --help``.
 
-    cli             the sub-commands: serve, udp-echo, tcp-echo, grade
+    cli             the entry point: one sub-command per module, run the one named
+    cli_udp         serve (the post's UDP servers) and udp-echo (one server, any loop)
+    cli_tcp         tcp-echo: chapter 05's TCP echo server, its backpressure shown
+    cli_serving     what every server command shares: where it listens, which loop, until stopped
     cli_values      what the commands accept: bad values refused in one line
     cli_stop        Ctrl-C, SIGTERM and SIGHUP stop a server the same clean way
 """

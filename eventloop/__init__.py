@@ -38,7 +38,8 @@ Seeing and checking what the loop did:
 
     recorder        every stage can record its iterations as plain data
     timeline_rows   a recording regrouped into rows of spans and markers: plain data
-    timeline        draws those rows with matplotlib
+    timeline_marks  how one row is drawn: bars, readiness markers, captions where they fit
+    timeline        the figure: the rows drawn with matplotlib, the axes, legend and highlight
     explorer        an ipywidgets slider over a recording's iterations
     experiments     the notebooks' measuring plumbing: a logged recv (01), a pausing list (08)
     checks          exercise checks that print a verdict and a hint

@@ -6,6 +6,7 @@ The stages, in course order:
     nonblocking     02  setblocking(False), EAGAIN, a busy polling loop
     select_loop     03  select(): wait for readiness instead of polling
     handlers        04  the post's EventHandler and event_loop, its bugs fixed
+    error_report    04  an error a loop survives, told in one line: who, what, where
     udp             04  the post's UDP time and echo servers
     tcp             05  TCP connections: partial sends, EOF, resets, backpressure
     tcp_server      05  the listening socket: accept in batches, survive EMFILE

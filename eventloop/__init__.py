@@ -6,6 +6,7 @@ The stages, in course order:
     nonblocking     02  setblocking(False), EAGAIN, a busy polling loop
     select_loop     03  select(): wait for readiness instead of polling
     handlers        04  the post's EventHandler and event_loop, its bugs fixed
+    error_report    04  an error a loop survives, told in one line: who, what, where
     udp             04  the post's UDP time and echo servers
     tcp             05  TCP connections: partial sends, EOF, resets, backpressure
     tcp_server      05  the listening socket: accept in batches, survive EMFILE
@@ -38,7 +39,8 @@ Seeing and checking what the loop did:
 
     recorder        every stage can record its iterations as plain data
     timeline_rows   a recording regrouped into rows of spans and markers: plain data
-    timeline        draws those rows with matplotlib
+    timeline_marks  how one row is drawn: bars, readiness markers, captions where they fit
+    timeline        the figure: the rows drawn with matplotlib, the axes, legend and highlight
     explorer        an ipywidgets slider over a recording's iterations
     experiments     the notebooks' measuring plumbing: a logged recv (01), a pausing list (08)
     checks          exercise checks that print a verdict and a hint
@@ -47,7 +49,10 @@ Seeing and checking what the loop did:
 
 From a terminal: ``python -m eventloop --help``.
 
-    cli             the sub-commands: serve, udp-echo, tcp-echo, grade
+    cli             the entry point: one sub-command per module, run the one named
+    cli_udp         serve (the post's UDP servers) and udp-echo (one server, any loop)
+    cli_tcp         tcp-echo: chapter 05's TCP echo server, its backpressure shown
+    cli_serving     what every server command shares: where it listens, which loop, until stopped
     cli_values      what the commands accept: bad values refused in one line
     cli_stop        Ctrl-C, SIGTERM and SIGHUP stop a server the same clean way
 """

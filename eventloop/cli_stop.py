@@ -1,7 +1,8 @@
 """How a command of ``python -m eventloop`` stops: Ctrl-C, SIGTERM or SIGHUP, all the same way.
 
-Used by: ``cli``. ``kill``, ``docker stop`` and systemd send SIGTERM, closing the terminal sends
-SIGHUP; Python's default for both is to die at once, with no summary and nothing closed.
+Used by: ``cli`` and ``cli_serving``. ``kill``, ``docker stop`` and systemd send SIGTERM,
+closing the terminal sends SIGHUP; Python's default for both is to die at once, with no
+summary and nothing closed.
 
 While the loop runs, the three signals are *events*, not exceptions: ``SignalStop`` is a handler
 on a socketpair that ``signal.set_wakeup_fd`` writes to when a signal arrives, so ``select``

@@ -1,6 +1,6 @@
 """What ``python -m eventloop`` accepts: argparse types that refuse bad values in one line.
 
-Used by: ``cli`` (every server command).
+Used by: ``cli_udp`` and ``cli_tcp`` (every server command), ``grading.command`` and ``cli``.
 Why: ``--port 70000`` used to end in a 15-line ``OverflowError`` traceback, ``--duration nan``
 in a server that never stopped and burned a core, ``--duration inf`` in an ``OverflowError``
 after "listening", and ``--host 0`` bound every interface without the warning ``0.0.0.0``

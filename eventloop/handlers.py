@@ -28,8 +28,9 @@ What changed from the post, and why (each is a pitfall the course meets):
   dropped from the list before the next ``select`` (otherwise ``select``
   raises ``ValueError: file descriptor cannot be a negative integer (-1)``).
 * A handler that raises is reported in one line (its name, descriptor, the
-  error and where) and removed from the loop; the other handlers go on. Pass
-  ``on_error="raise"`` to stop the loop with the error instead.
+  error and where: ``error_report``) and removed from the loop; the other
+  handlers go on. Pass ``on_error="raise"`` to stop the loop with the error
+  instead.
 * Too many descriptors for ``select`` gives a message that names
   FD_SETSIZE and points to chapter 09, instead of a bare ``ValueError``.
 """
@@ -38,13 +39,12 @@ from __future__ import annotations
 
 import errno
 import select
-import sys
 import time
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Literal, Protocol, runtime_checkable
 
+from eventloop.error_report import report_error
 from eventloop.recorder import Recorder
 from eventloop.select_loop import FD_SETSIZE  # select's limit, met in chapter 03
 
@@ -323,35 +323,3 @@ def report_and_drop(
         handlers.remove(handler)
     if recorder is not None:
         recorder.note(iteration, f"dropped {handler_name(handler)}: raised {type(error).__name__}")
-
-
-def report_error(who: str, error: BaseException, what_next: str) -> None:
-    """The one way the loops report an error they survive: one line on stderr.
-
-    Who raised what, where, and what the loop does now; never a traceback,
-    which would bury the other handlers' output.
-    """
-    print(
-        f"{who} raised {type(error).__name__}: {error} (at {where_raised(error)}). {what_next}",
-        file=sys.stderr,
-    )
-
-
-def where_raised(error: BaseException, cell: str = "a notebook cell") -> str:
-    """``line 12 of udp.py`` or ``line 9 of a notebook cell``: where ``error`` was raised.
-
-    When the error came from a library that code in a notebook cell called, the
-    cell's line is the useful one: the deepest frame in a cell wins.
-    """
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return "an unknown place"
-    in_cells = [frame for frame in frames if is_notebook_cell(frame.filename)]
-    if in_cells:
-        return f"line {in_cells[-1].lineno} of {cell}"
-    return f"line {frames[-1].lineno} of {frames[-1].filename.rsplit('/', 1)[-1]}"
-
-
-def is_notebook_cell(filename: str) -> bool:
-    """Code typed in a notebook cell (ipykernel names it after a temporary file)."""
-    return filename.startswith("<") or "ipykernel" in filename

@@ -39,7 +39,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
 from eventloop import timers
-from eventloop.handlers import EventHandler, StopLoop, StopReason, report_error
+from eventloop.error_report import report_error
+from eventloop.handlers import EventHandler, StopLoop, StopReason
 from eventloop.recorder import Recorder
 from eventloop.timers import Timer, callback_name
 

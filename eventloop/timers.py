@@ -45,6 +45,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Literal
 
+from eventloop.error_report import report_error
 from eventloop.handlers import (
     EventHandler,
     StopLoop,
@@ -53,7 +54,6 @@ from eventloop.handlers import (
     check_handlers,
     dispatch,
     drop_closed,
-    report_error,
     stop_reason,
     wait_for_readiness,
 )

@@ -214,9 +214,9 @@ def test_5_4_fails_typical_mistakes(capsys, wrong, says):
 
 def test_5_4_real_flood_catches_a_rule_that_never_resumes(capsys, monkeypatch):
     """Past the table, the flood itself fails a server that never reads again."""
-    from eventloop.checks import ch05
+    from eventloop.checks import ch05_watermarks
 
-    monkeypatch.setattr(ch05, "run_5_4", lambda f: ch05.flood_with(f))
+    monkeypatch.setattr(ch05_watermarks, "run_5_4", lambda f: ch05_watermarks.flood_with(f))
     assert not check_5_4(lambda reading, queued, high, low: reading and queued <= high).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "never resumed" in out, out

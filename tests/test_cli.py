@@ -181,7 +181,7 @@ def test_the_posts_own_nc_commands_work_exactly_as_written():
 
 
 def test_addresses_are_printed_as_nc_users_write_them():
-    from eventloop.cli import host_port
+    from eventloop.cli_serving import host_port
 
     assert host_port(("127.0.0.1", 14000)) == "127.0.0.1:14000"
     assert host_port(("::1", 14000, 0, 0)) == "[::1]:14000"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from eventloop.cli import LOOPS as LOOP_CHOICES
+from eventloop.cli_serving import LOOPS as LOOP_CHOICES
 from eventloop.tcp import RECV_SIZE
 
 HIGH_WATER = 32 * 1024

@@ -307,16 +307,3 @@ def test_more_descriptors_than_select_can_watch_gives_a_message_naming_FD_SETSIZ
     assert "chapter 09" in message
     assert isinstance(caught.value.__cause__, ValueError)
     assert "out of range" in str(caught.value.__cause__)
-
-
-def test_an_error_raised_in_a_notebook_cell_is_located_in_words():
-    from eventloop.handlers import where_raised
-
-    code = compile(
-        "def fail():\n    raise ValueError('x')\n", "/tmp/ipykernel_1/2102354269.py", "exec"
-    )
-    namespace: dict = {}
-    exec(code, namespace)
-    with pytest.raises(ValueError) as caught:
-        namespace["fail"]()
-    assert where_raised(caught.value) == "line 2 of a notebook cell"

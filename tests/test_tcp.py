@@ -380,7 +380,7 @@ def test_a_client_whose_fd_the_loop_cannot_watch_is_refused_and_the_others_serve
 
 
 def test_the_select_loop_server_refuses_fds_past_fd_setsize():
-    from eventloop.cli import highest_watchable_fd
+    from eventloop.cli_serving import highest_watchable_fd
 
     assert highest_watchable_fd("select") == 1023
     assert highest_watchable_fd("epoll") is None

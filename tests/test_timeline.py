@@ -1,4 +1,4 @@
-"""Tests for eventloop.timeline_rows and eventloop.timeline: what is drawn, checked as data."""
+"""Tests for eventloop.timeline_rows, timeline_marks and timeline: what is drawn, as data."""
 
 from __future__ import annotations
 
@@ -14,13 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from eventloop import Recorder, UDPEchoServer, UDPTimeServer, event_loop  # noqa: E402
-from eventloop.timeline import (  # noqa: E402
-    AGGREGATE,
-    LEGEND,
-    busy_fractions,
-    draw_highlight,
-    plot_timeline,
-)
+from eventloop.timeline import draw_highlight, plot_timeline  # noqa: E402
+from eventloop.timeline_marks import AGGREGATE, LEGEND, busy_fractions  # noqa: E402
 from eventloop.timeline_rows import LOOP_ROW, iteration_window, timeline_rows  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from eventloop.checks import record
-from eventloop.handlers import where_raised
+from eventloop.error_report import where_raised
 
 PASSED = "✓"
 FAILED = "✗"

@@ -3,9 +3,13 @@
 * 5.1 ``connect_result(address) -> int``: a non-blocking connect, then ``SO_ERROR`` (PITFALLS 5, 6).
 * 5.2 ``UpperEchoConnection``: a ``TCPConnection`` that echoes in upper case, through ``send``.
 * 5.3 ``ByteCounter``: a handler that ignores EOF and spins (PITFALL 8), fixed.
-* 5.4 ``should_read(reading, queued, high, low)``: the watermark rule (PITFALL 12).
+* 5.4 ``should_read(reading, queued, high, low)``: the watermark rule (PITFALL 12; the check is
+  in ``ch05_watermarks``, re-exported here).
 * 5.5 ``OutgoingEcho``: an echo handler's outgoing ``bytearray`` written by hand (the check is
   in ``ch05_outgoing``, re-exported here).
+
+Notebooks import every check from here (``from eventloop.checks.ch05 import check_5_4``), so
+the exercise notebooks learners already hold keep working whichever module a check lives in.
 
 Servers run in ``event_loop(..., on_error="raise")``, so an error in the learner's handler (or
 the exercise stub's ``NotImplementedError``) reaches the verdict instead of being dropped.
@@ -20,6 +24,7 @@ from collections.abc import Callable
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.checks.ch05_outgoing import check_5_5 as check_5_5
+from eventloop.checks.ch05_watermarks import check_5_4 as check_5_4
 from eventloop.checks.network import (
     connect_in_progress,
     exchange,
@@ -33,7 +38,7 @@ from eventloop.checks.network import (
 from eventloop.checks.probes import measure
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.recorder import Recorder
-from eventloop.tcp import RECV_SIZE, TCPConnection, TCPEchoConnection
+from eventloop.tcp import TCPConnection
 
 
 def require_class(candidate: object, base: type, example: str) -> None:
@@ -258,93 +263,3 @@ def run_5_3(cls: type) -> None:
 def socket_closed(handler: EventHandler) -> bool:
     sock = getattr(handler, "sock", None)
     return isinstance(sock, socket.socket) and sock.fileno() == -1
-
-
-# --- 5.4 -----------------------------------------------------------------------------------------
-
-
-HIGH, LOW = 64 * 1024, 16 * 1024
-
-
-def check_5_4(should_read: Callable[[bool, int, int, int], bool]) -> Verdict:
-    """``should_read(reading, queued, high, low)``: stop above high, resume at low, else keep on."""
-    return verdict("5.4", lambda: run_5_4(should_read), time_limit=10)
-
-
-def run_5_4(should_read: Callable[[bool, int, int, int], bool]) -> None:
-    cases = [
-        (True, 0, True, "reading, nothing queued"),
-        (True, HIGH, True, "reading, exactly high queued (not above it)"),
-        (True, HIGH + 1, False, "reading, above high: pause"),
-        (False, HIGH + 1, False, "paused, still above high"),
-        (False, LOW + 1, False, "paused, between low and high: stay paused"),
-        (False, LOW, True, "paused, drained to low: resume"),
-        (True, LOW + 1, True, "reading, between low and high: keep reading"),
-    ]
-    for reading, queued, expected, why in cases:
-        got = should_read(reading, queued, HIGH, LOW)
-        if got != expected:
-            hint = "two thresholds: above high stop, at or below low start, in between keep on"
-            if reading and queued == HIGH and not got and not should_read(True, LOW + 1, HIGH, LOW):
-                hint = (
-                    "two thresholds, each for one state: while reading, pause above high; "
-                    "while paused, resume at or below low"
-                )
-            elif reading and queued == HIGH and not got:
-                hint = "pause only above high (queued > high): exactly high still reads"
-            elif not reading and queued > LOW and got:
-                hint = "resuming as soon as the buffer is below high makes it flip on every recv"
-            raise CheckFailed(
-                f"should_read(reading={reading}, queued={queued}, high={HIGH}, low={LOW}) "
-                f"is wrong ({why})",
-                expected=repr(expected),
-                got=repr(got),
-                hint=hint,
-            )
-    flood_with(should_read)
-
-
-def flood_with(should_read: Callable[[bool, int, int, int], bool]) -> None:
-    """A real echo server using ``should_read``: a client floods, then reads everything."""
-
-    class Learners(TCPEchoConnection):
-        def apply_watermarks(self) -> None:
-            reading = bool(should_read(self.reading, len(self.outgoing), HIGH, LOW))
-            if reading != self.reading:
-                self.pauses += not reading
-                self.reading = reading
-                self.interest_changed()
-
-    with serving(Learners) as (server, handlers), socket.create_connection(server.address, 3) as c:
-        loop_until(handlers, lambda: len(handlers) == 2, 3)
-        echo = handlers[1]
-        c.setblocking(False)
-        sent = 0
-        for _ in range(3000):
-            try:
-                sent += c.send(b"f" * 65536)
-            except BlockingIOError:
-                event_loop(handlers, duration=0.02, on_error="raise")
-                if not echo.wants_to_receive() or echo.max_buffered > HIGH + RECV_SIZE:
-                    break
-        if echo.max_buffered > HIGH + RECV_SIZE:
-            raise CheckFailed(
-                "with a client that does not read, the server's buffer grew too far",
-                expected=f"at most {HIGH + RECV_SIZE} bytes (high + one recv)",
-                got=f"{echo.max_buffered} bytes",
-            )
-        received = 0
-        deadline = time.monotonic() + 2
-        while received < sent and time.monotonic() < deadline:
-            event_loop(handlers, max_iterations=1, duration=0.01, on_error="raise")
-            try:
-                received += len(c.recv(1 << 20))
-            except BlockingIOError:
-                pass
-        if received < sent:
-            raise CheckFailed(
-                "once the client read its echoes, the server never resumed reading",
-                expected=f"{sent} bytes echoed",
-                got=f"{received} bytes",
-                hint="a paused connection must resume when the buffer drains to low",
-            )

@@ -19,6 +19,7 @@ The stages, in course order:
     coroutines      10  Future and Task: async/await on our own loop
     awaitables      10  sleep, socket operations, wait_for, gather, as coroutines
     aio             11  our loop as an asyncio event loop: asyncio programs run on it
+    observe         12  debug mode, instruments, traces, a watchdog, fault injection
 
 They form a tree, not a line: chapters 01-03 lead to ``handlers`` (the
 EventHandler contract), and from there three branches grow.
@@ -31,6 +32,7 @@ EventHandler contract), and from there three branches grow.
                             -> selectors_loop, readers (09)
                                  -> coroutines, awaitables (10)
                                  -> aio (11)
+                                      -> observe (12)
 
 ``selectors_loop`` runs ``tcp``'s and ``udp``'s handlers unchanged: a branch of
 handlers meets the branch of loops there.

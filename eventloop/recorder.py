@@ -18,7 +18,7 @@ The log holds three kinds of event, all frozen dataclasses:
   loop entered and left it, which descriptors it watched, which were ready.
 * ``HandlerEvent`` -- one call into user code: which handler, which
   descriptor, which method (``"handle_receive"``, ``"handle_send"``, or for
-  later stages ``"timer"``, ``"callback"``), when it began and ended, and the
+  later stages ``"timer"``, ``"callback"``, ``"step"`` of a task), when it began and ended, and the
   error it raised, if any.
 * ``NoteEvent``    -- something the loop decided: a closed handler dropped, a
   handler removed after raising, the reason the loop stopped.
@@ -237,6 +237,13 @@ class Recorder:
             f"{len(selects)} iterations, {ready} ready descriptors, "
             f"{len(calls)} handler calls, {sum(1 for c in calls if c.error)} errors"
         )
+
+    def filtered(self, keep: Callable[[Event], bool]) -> Recorder:
+        """A copy holding only the events ``keep`` accepts: to draw only the rows that matter."""
+        copy = Recorder(self.clock)
+        copy.started = self.started
+        copy.events = [event for event in self.events if keep(event)]
+        return copy
 
     def chrome_trace(self) -> dict[str, Any]:
         """This recording in the Trace Event Format, for Perfetto (chapter 12)."""

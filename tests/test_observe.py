@@ -106,9 +106,18 @@ def test_an_instrument_removed_hears_nothing_more():
 def test_a_recorder_draws_one_row_per_task():
     recorder = Recorder()
     eventloop.aio.run(parent(), recorder=recorder)
-    names = {call.handler for call in recorder.handler_calls()}
-    assert "Task child" in names
+    actions = {call.handler: call.action for call in recorder.handler_calls()}
+    assert actions["Task child"] == "step"
+    assert actions["EventLoop._run_ready"] == "callback"
     assert recorder.selects(), "the waits are recorded too"
+
+
+def test_a_filtered_recording_keeps_only_what_was_asked_for():
+    recorder = hand_made_recording()
+    tasks = recorder.filtered(lambda event: getattr(event, "handler", "").startswith("Task"))
+    assert tasks.trace() == ["Task fetch.callback raised ValueError: boom"]
+    assert tasks.started == recorder.started
+    assert len(recorder) == 4, "the original is unchanged"
 
 
 # --- the Chrome trace ----------------------------------------------------------------------------
@@ -237,9 +246,11 @@ def test_the_watchdog_catches_the_blocking_line():
         eventloop.aio.run(blocked_program(release)(), instruments=[dog])
     assert len(dog.stalls) == 1, dog.report()
     stall = dog.stalls[0]
+    assert stall.name == "Task blocker"
     assert "name='blocker'" in stall.callback
     assert "in blocker: release.wait(10)" in stall.culprit
-    assert "stalled" in dog.report()
+    assert dog.report().startswith("stalled ≥ ")
+    assert "ms in Task blocker\n    at line " in dog.report()
 
 
 def test_the_watchdog_is_quiet_when_nothing_blocks():
@@ -247,3 +258,32 @@ def test_the_watchdog_is_quiet_when_nothing_blocks():
         eventloop.aio.run(parent(), instruments=[dog])
     assert dog.stalls == []
     assert dog.report() == "no callback ran longer than 500 ms"
+
+
+def test_run_in_thread_returns_the_result_and_passes_the_options():
+    recorder = Recorder()
+    assert eventloop.aio.run_in_thread(parent, recorder=recorder) == "done"
+    assert recorder.handler_calls()
+
+
+def test_run_in_thread_raises_what_the_coroutine_raised():
+    async def fail():
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        eventloop.aio.run_in_thread(fail)
+
+
+def test_run_in_thread_cancels_a_coroutine_past_its_timeout():
+    cancelled = threading.Event()
+
+    async def forever():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(TimeoutError, match="still running after 0.2 s"):
+        eventloop.aio.run_in_thread(forever, timeout=0.2)
+    assert cancelled.wait(2)

@@ -7,9 +7,14 @@ whose engine is that loop, so that asyncio's own ``Future``, ``Task``,
 subclass of asyncio's ``BaseEventLoop`` or ``SelectorEventLoop``: every method
 asyncio needs is written in ``eventloop/aio/``.
 
-    loop        callbacks, timers, running and stopping, tasks, errors, threads
+    loop        callbacks, timers, running and stopping, tasks, threads
+    errors      the exception handler: how an error no one awaited is reported
+    watching    debug mode, instruments and the recorder (chapter 12 uses them)
     sockets     sock_* methods, name lookups, what is not built yet
-    runner      run() and new_event_loop(), on Python 3.10-3.13
+    transports  asyncio's stream transport, on chapter 05's TCPConnection
+    servers     create_server, create_connection and asyncio's Server
+    datagram    create_datagram_endpoint: the post's UDP servers as protocols
+    runner      run(), new_event_loop() and run_in_thread(), on Python 3.10-3.13
 
 Use it like asyncio::
 
@@ -18,6 +23,6 @@ Use it like asyncio::
 """
 
 from eventloop.aio.loop import EventLoop
-from eventloop.aio.runner import EventLoopPolicy, new_event_loop, run
+from eventloop.aio.runner import EventLoopPolicy, new_event_loop, run, run_in_thread
 
-__all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop", "run"]
+__all__ = ["EventLoop", "EventLoopPolicy", "new_event_loop", "run", "run_in_thread"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-from collections.abc import Coroutine, Iterable
+import threading
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from eventloop.aio.loop import EventLoop
@@ -57,3 +58,43 @@ def run(
         return asyncio.run(coro, debug=bool(debug))
     finally:
         asyncio.set_event_loop_policy(previous)
+
+
+def run_in_thread(
+    main: Callable[[], Coroutine[Any, Any, Any]], *, timeout: float = 10.0, **options: Any
+) -> Any:
+    """``run(main(), **options)`` in a thread of its own; its result, within ``timeout`` s.
+
+    For Jupyter, whose own asyncio loop already runs in the notebook's thread
+    (chapter 11): ``run`` there would refuse. Past ``timeout`` the task is
+    cancelled through ``call_soon_threadsafe`` and ``TimeoutError`` is raised.
+    """
+    loop_holder: list[EventLoop] = []
+    outcome: dict[str, Any] = {}
+
+    async def wrapper() -> Any:
+        loop_holder.append(asyncio.get_running_loop())  # type: ignore[arg-type]
+        return await main()
+
+    def target() -> None:
+        try:
+            outcome["result"] = run(wrapper(), **options)
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="eventloop-aio-run", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        for loop in loop_holder:
+            loop.call_soon_threadsafe(cancel_all, loop)
+        thread.join(2)
+        raise TimeoutError(f"the coroutine was still running after {timeout:g} s: cancelled")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()

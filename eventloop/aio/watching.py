@@ -64,7 +64,7 @@ class WatchedMethods:
                 self._inner.iteration,  # type: ignore[attr-defined]
                 handle_name(handle),
                 -1,
-                "callback",
+                "callback" if task is None else "step",
                 started,
                 self.recorder.now(),
                 None,

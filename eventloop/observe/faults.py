@@ -165,16 +165,31 @@ class FaultyEventLoop(EventLoop):
             await self.run_in_executor(None, time.sleep, self.faults.dns_delay)
         return await super().getaddrinfo(host, port, **options)
 
+    @property
+    def partial_sends(self) -> int:
+        """How many sends were cut short, on all the transports' sockets."""
+        return sum(sock.partial_sends for sock in self.sockets)
+
+    @property
+    def spurious_wakeups(self) -> int:
+        """How many times a reader was reported ready when it was not."""
+        selector = self._inner.selector
+        return selector.spurious if isinstance(selector, FaultySelector) else 0
+
+    @property
+    def skipped(self) -> float:
+        """Seconds of waiting the virtual clock jumped over."""
+        return self._inner.skipped if isinstance(self._inner, VirtualClockLoop) else 0.0
+
     def injected(self) -> str:
         """What was injected so far, in one line of numbers."""
         parts = []
         if self.sockets:
-            partial = sum(sock.partial_sends for sock in self.sockets)
-            parts.append(f"{partial} partial sends on {len(self.sockets)} sockets")
-        if isinstance(self._inner.selector, FaultySelector):
-            parts.append(f"{self._inner.selector.spurious} spurious wake-ups")
-        if isinstance(self._inner, VirtualClockLoop):
-            parts.append(f"{self._inner.skipped:.1f} s of waiting skipped")
+            parts.append(f"{self.partial_sends} partial sends on {len(self.sockets)} sockets")
+        if self.faults.spurious_every:
+            parts.append(f"{self.spurious_wakeups} spurious wake-ups")
+        if self.faults.virtual_clock:
+            parts.append(f"{self.skipped:.1f} s of waiting skipped")
         return ", ".join(parts) or "nothing injected"
 
 

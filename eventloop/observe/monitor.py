@@ -29,7 +29,7 @@ import traceback
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 
-from eventloop.aio.watching import format_handle
+from eventloop.aio.watching import format_handle, handle_name
 from eventloop.observe.instruments import Instrument
 
 
@@ -70,7 +70,8 @@ def short_path(filename: str) -> str:
 class Stall:
     """One callback that kept the loop for longer than the threshold, caught in the act."""
 
-    callback: str  # the task (as asyncio's debug mode names it) or the callback
+    name: str  # "Task request ann", or the callback's name
+    callback: str  # the task's repr (as asyncio's debug mode shows it), or the handle's
     seconds: float  # how long it had run when the watchdog looked
     stack: list[str] = field(default_factory=list)  # "line N of file, in function: code"
     culprit: str = "(no stack)"  # the innermost line of *your* code in that stack
@@ -118,7 +119,13 @@ class StallWatchdog(Instrument):
                 frame = sys._current_frames().get(thread_id)
                 stack = traceback.extract_stack(frame) if frame is not None else []
                 self.stalls.append(
-                    Stall(format_handle(handle), took, stack_lines(stack), culprit(stack))
+                    Stall(
+                        handle_name(handle),
+                        format_handle(handle),
+                        took,
+                        stack_lines(stack),
+                        culprit(stack),
+                    )
                 )
 
     def start(self) -> StallWatchdog:
@@ -145,7 +152,7 @@ class StallWatchdog(Instrument):
         if not self.stalls:
             return f"no callback ran longer than {self.threshold * 1000:.0f} ms"
         return "\n".join(
-            f"stalled ≥ {stall.seconds * 1000:.0f} ms in {stall.callback}\n    at {stall.culprit}"
+            f"stalled ≥ {stall.seconds * 1000:.0f} ms in {stall.name}\n    at {stall.culprit}"
             for stall in self.stalls
         )
 

@@ -87,7 +87,7 @@ def handler_slice(event: HandlerEvent, tid: int) -> dict[str, Any]:
     if event.error:
         args["error"] = event.error
     return {
-        "name": event.handler if event.action == "callback" else event.label,
+        "name": event.handler if event.fd < 0 else event.label,  # a task's step: its name
         "cat": "error" if event.error else event.action,
         "ph": "X",
         "ts": micro(event.began),

@@ -150,6 +150,7 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
             self._run_watched(handle)
         else:
             handle._run()  # runs it in its context; an exception goes to call_exception_handler
+        handle = None  # type: ignore[assignment]  # no cycle through this frame (watching.py)
 
     # --- running and stopping ------------------------------------------------------------------
 

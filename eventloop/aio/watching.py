@@ -77,6 +77,10 @@ class WatchedMethods:
             instrument.after_callback(handle, took)
         if self._debug and took >= self.slow_callback_duration:
             logger.warning("Executing %s took %.3f seconds", format_handle(handle), took)
+        # A task's exception keeps its traceback, whose frames (in debug mode they exist as
+        # objects) lead back here: drop our references, or the task lives on in a cycle and
+        # "exception never retrieved" comes late. asyncio's _run_once does the same.
+        handle = task = None  # type: ignore[assignment]
 
     def _scheduled(self, handle: events.Handle) -> None:
         """``call_soon`` queued ``handle``: tell the instruments if it is a task's next step."""

@@ -140,7 +140,8 @@ class SelectorLoop(threads.Loop, ReaderMethods):
     # never O(all handlers)); the timeout is capped while a listener is paused
     # (EMFILE); the wait asks the selector; dispatch skips a handler removed or
     # closed earlier in the iteration and marks the ones that ran as pending,
-    # since their interest may have changed.
+    # since their interest may have changed, unless they announce their changes
+    # themselves (``announces_interest``, as TCPConnection does).
     def prepare_to_wait(self) -> None:
         """Resume reading after an EMFILE pause, then apply the pending interest changes."""
         self.resume_paused()
@@ -191,9 +192,10 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         fd = handler.fileno()
         if id(handler) not in self.registered or fd < 0:
             return
-        self.pending[id(handler)] = handler  # it ran: its interest may have changed
+        if not getattr(handler, "announces_interest", False):
+            self.pending[id(handler)] = handler  # it ran: its interest may have changed
         call = getattr(handler, action)
-        name = handler_name(handler)
+        name = handler_name(handler) if self.recorder is not None else ""  # only to record
         error = call_recorded(call, name, fd, action, self.iteration, self.recorder)
         if error is None:
             return

@@ -61,7 +61,13 @@ class TCPConnection(EventHandler):
     queued (``high_water=None``: never, for demonstrations only); every error
     on the socket closes this connection and no other. Subclasses override
     the hooks ``data_received``, ``eof_received`` and ``connection_lost``.
+
+    It announces its interest: every method that changes what ``wants_to_*``
+    answer calls ``interest_changed()`` (a subclass that overrides them must
+    too), so chapter 09's loop does not re-ask it after every event.
     """
+
+    announces_interest = True
 
     def __init__(
         self,

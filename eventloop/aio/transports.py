@@ -43,11 +43,16 @@ class ProtocolConnection(TCPConnection):
         if not self.closed:
             self.handlers.append(self)
 
+    def call_protocol(self, hook: Any, *args: bytes) -> None:
+        """Chapter 05 closes the connection and lets the loop report; asyncio reports a
+        protocol's error through the loop's exception handler: ``guarded`` does that."""
+        self.guarded(hook, *args)
+
     def data_received(self, data: bytes) -> None:
-        self.guarded(self.protocol.data_received, data)  # type: ignore[attr-defined]
+        self.protocol.data_received(data)  # type: ignore[attr-defined]
 
     def eof_received(self) -> None:
-        keep_open = self.guarded(self.protocol.eof_received)  # type: ignore[attr-defined]
+        keep_open = self.protocol.eof_received()  # type: ignore[attr-defined]
         if not keep_open:
             self.close_when_flushed()
 

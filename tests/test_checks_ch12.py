@@ -36,6 +36,14 @@ def rounded_to_whole_microseconds(event, tid):  # written differently
     }
 
 
+def named_like_chrome_trace(event, tid):  # written differently: a task's step by its name
+    return {**to_trace_event(event, tid), "name": event.handler if event.fd < 0 else event.label}
+
+
+def named_by_action(event, tid):
+    return {**to_trace_event(event, tid), "name": event.action}
+
+
 def in_seconds(event, tid):
     return {**to_trace_event(event, tid), "ts": event.began, "dur": event.duration}
 
@@ -62,7 +70,9 @@ def tid_ignored(event, tid):
     return {**to_trace_event(event, tid), "tid": 1}
 
 
-@pytest.mark.parametrize("answer", [to_trace_event, rounded_to_whole_microseconds])
+@pytest.mark.parametrize(
+    "answer", [to_trace_event, rounded_to_whole_microseconds, named_like_chrome_trace]
+)
 def test_12_1_right_answers_pass(capsys, answer):
     check_12_1(answer)
     assert verdict_of(capsys)[0] == "passed"
@@ -80,6 +90,7 @@ def test_12_1_right_answers_pass(capsys, answer):
         (no_phase, '"ph" (the phase) is missing'),
         (begin_phase, '"B" begins a slice that an "E" event must end'),
         (tid_ignored, "use the tid you are given"),
+        (named_by_action, "name the slice by what ran: event.label"),
     ],
 )
 def test_12_1_wrong_answers_fail_naming_the_mistake(capsys, wrong, clue):

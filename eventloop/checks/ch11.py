@@ -14,22 +14,27 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
 from eventloop.checks.probes import watch_leaks
 
 
-def on_our_loop(main: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 4.0) -> Any:
+def on_our_loop(
+    main: Callable[[], Coroutine[Any, Any, Any]],
+    timeout: float = 4.0,
+    instruments: Iterable[Any] = (),
+) -> Any:
     """Run ``main()`` on our loop in a thread: its result, or its exception, in ``timeout`` s.
 
     Past the time limit the task is cancelled and the loop closed, so that nothing of the
-    learner's code keeps running (or keeps sockets open) behind the verdict.
+    learner's code keeps running (or keeps sockets open) behind the verdict. ``instruments``
+    (chapter 12) watch the whole run, ``main``'s first step included.
     """
     import eventloop.aio
 
-    loop = eventloop.aio.new_event_loop()
+    loop = eventloop.aio.new_event_loop(instruments=instruments)
     task = loop.create_task(main())
     outcome: dict[str, Any] = {}
 

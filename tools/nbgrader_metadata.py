@@ -17,8 +17,9 @@ marked as grade cells. This tool marks them, from the notebook's own structure:
 Every other cell loses any ``nbgrader`` metadata, so the result depends only on
 the cells' sources. Nothing else changes: outputs, ids and tags stay as
 ``tools/run_notebooks.py`` saved them, so nbval sees the same notebook.
-exercises/ do not carry this metadata (``make_exercises.py`` keeps tags only):
-nbgrader writes its own, with checksums, into the release it generates.
+``make_exercises.py`` copies the metadata into exercises/, so nbgrader can grade
+an exercise notebook however it reached the learner; the release nbgrader
+generates has the same marks, plus its checksums and cell locks.
 """
 
 from __future__ import annotations

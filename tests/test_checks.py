@@ -268,3 +268,79 @@ def test_a_verdict_says_what_happened_and_displays_nothing_more_in_a_notebook(ca
     capsys.readouterr()
     assert Verdict._ipython_display_(passed) is None
     assert capsys.readouterr().out == ""
+
+
+# --- under nbgrader: a check that does not pass raises, so its grade cell scores 0 ----------------
+
+
+def wrong_answer() -> None:
+    raise CheckFailed("no reply", expected="b'x'", got="nothing", hint="send it back")
+
+
+def stub_answer() -> None:
+    raise NotImplementedError("Exercise 3.2: echo")
+
+
+@pytest.mark.parametrize("execution", ["autograde", "validate"])
+def test_under_nbgrader_a_wrong_answer_raises_its_verdict(
+    execution: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", execution)  # what nbgrader sets while it runs cells
+    with pytest.raises(AssertionError) as raised:
+        verdict("3.2", wrong_answer)
+    assert str(raised.value) == (
+        "✗ Exercise 3.2 failed: no reply\n"
+        "    expected: b'x'\n"
+        "    got:      nothing\n"
+        "    hint:     send it back"
+    )
+    assert capsys.readouterr().out.startswith("✗ Exercise 3.2 failed: no reply\n")  # still shown
+
+
+def test_under_nbgrader_a_stub_raises_not_attempted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match=r"^○ Exercise 3.2 not attempted yet: replace"):
+        verdict("3.2", stub_answer)
+
+
+def test_under_nbgrader_the_verdict_is_quoted_without_the_learners_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def chatty() -> None:
+        print("debug: my own line")
+        wrong_answer()
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError) as raised:
+        verdict("3.2", chatty)
+    assert str(raised.value).splitlines()[0] == "✗ Exercise 3.2 failed: no reply"
+
+
+def test_under_nbgrader_a_right_answer_does_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert verdict("3.2", lambda: None).passed
+
+
+def test_without_nbgrader_a_wrong_answer_only_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert verdict("3.2", wrong_answer).status == "failed"
+    assert verdict("3.2", stub_answer).status == "not attempted"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "✗ Exercise 3.2 failed: no reply" and lines[-1].startswith("○ Exercise 3.2")
+
+
+def test_under_nbgrader_a_course_check_raises_for_a_wrong_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eventloop.checks.ch06 import check_6_1
+
+    def split_lines(buffer: bytearray) -> list[bytes]:
+        return []  # forgets every line
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match=r"^✗ Exercise 6.1 failed: (.|\n)*\n    hint:"):
+        check_6_1(split_lines)
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    assert check_6_1(split_lines).status == "failed"  # in Jupyter: one verdict, no traceback

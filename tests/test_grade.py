@@ -507,7 +507,7 @@ def test_the_teach_extra_has_what_grading_imports() -> None:
         "optional-dependencies"
     ]
     teach = {requirement.split(">")[0] for requirement in extras["teach"]}
-    assert teach == {"nbclient", "nbformat", "ipykernel"}
+    assert teach == {"nbclient", "nbformat", "ipykernel", "nbgrader"}  # nbgrader: for nbgrader
 
 
 def test_a_notebook_copied_by_many_is_noted_briefly(tmp_path: Path) -> None:

@@ -163,6 +163,16 @@ def test_outputs_counts_and_widget_state_are_dropped(tmp_path: Path) -> None:
     assert notebook.cells[1].outputs == [] and notebook.cells[1].execution_count is None
 
 
+def test_nbgrader_metadata_is_kept_so_nbgrader_can_grade_an_exercise_notebook(
+    tmp_path: Path,
+) -> None:
+    cell = exercise_cell(GOOD)
+    cell.metadata["nbgrader"] = {"grade_id": "ex-3-1", "solution": True, "grade": False}
+    path = write_solutions(tmp_path / "solutions", cell)
+    notebook = make_exercises.make_exercise_notebook(path)
+    assert notebook.cells[0].metadata.nbgrader == cell.metadata["nbgrader"]
+
+
 def test_a_stub_outside_any_function_tags_the_cell_raises_exception(tmp_path: Path) -> None:
     notebook = generate_one(
         tmp_path,

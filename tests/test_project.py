@@ -77,7 +77,7 @@ def test_ci_runs_make_test_and_make_test_installs_what_it_needs():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test: \$\(STAMP\)", makefile, re.MULTILINE)
     assert re.search(r"^lab: \$\(STAMP\)", makefile, re.MULTILINE)
-    assert "-m venv" in makefile and "-e '.[dev]'" in makefile
+    assert "-m venv" in makefile and "-e '.[dev,teach]'" in makefile  # teach: nbgrader's test
     test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "make_exercises.py --check" in test_recipe
     assert "notebooks solutions" in test_recipe and "$(NBVAL)" in test_recipe

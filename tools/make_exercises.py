@@ -16,7 +16,10 @@ tagged ``exercise`` (and ``raises-exception`` when the stub is not inside a
 function, because then running the cell raises). Markdown cells may hold
 ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->`` sections: they are
 removed. Every output, execution count and piece of run-time metadata is dropped,
-so the result is byte-identical from one run to the next.
+so the result is byte-identical from one run to the next. A cell's ``tags``,
+``jupyter`` and ``nbgrader`` metadata are kept: the last (written into
+solutions/ by ``tools/nbgrader_metadata.py``) lets nbgrader grade an exercise
+notebook however it reached the learner.
 
 Errors (a BEGIN without an END, an exercise cell without markers, an exercise
 number that repeats or belongs to another chapter, ...) name the file and the
@@ -49,7 +52,7 @@ MARKDOWN_MARKER = re.compile(r"<!--\s*(?P<kind>BEGIN|END) SOLUTION\s*-->")
 EXERCISE_TAG = "exercise"
 RAISES_TAG = "raises-exception"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-KEPT_CELL_METADATA = ("tags", "jupyter")
+KEPT_CELL_METADATA = ("tags", "jupyter", "nbgrader")
 
 
 class ExerciseError(ValueError):

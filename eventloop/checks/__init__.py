@@ -13,6 +13,10 @@ grade`` reads back from the executed notebook::
 A failure adds indented ``expected:``, ``got:`` and ``hint:`` lines. A check
 function itself never raises: it returns a ``Verdict``, which tests can inspect
 (``check_3_2(answer).passed``) and which a notebook does not display again.
+The one exception is nbgrader: while it executes a notebook (the
+``NBGRADER_EXECUTION`` environment variable is set), a check that does not pass
+also raises ``AssertionError`` with its verdict lines, because nbgrader gives a
+grade cell its points unless the cell raises.
 
 Writing a check: put the test in a function that raises ``CheckFailed`` with
 the problem, what was expected, what came back and a hint, and pass it to
@@ -22,15 +26,19 @@ the problem, what was expected, what came back and a hint, and pass it to
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from types import FrameType
+from typing import TextIO
 
 from eventloop.checks import record
 from eventloop.error_report import where_raised
@@ -98,9 +106,52 @@ def verdict(exercise: str, check: Callable[[], None], *, time_limit: float = 10.
     the learner's code raising it, with the line where it happened. When a
     grader runs the notebook, ``record`` also gives it a signed copy.
     """
-    status, detail = outcome_of(exercise, check, time_limit)
+    if not under_nbgrader():
+        status, detail = outcome_of(exercise, check, time_limit)
+        record.record(exercise, status, check, detail)
+        return Verdict(exercise, status)
+    printed = Tee(sys.stdout)
+    with redirect_stdout(printed):
+        status, detail = outcome_of(exercise, check, time_limit)
     record.record(exercise, status, check, detail)
+    if status != "passed":  # nbgrader scores a grade cell 0 only when it raises
+        raise AssertionError(printed.verdict())
     return Verdict(exercise, status)
+
+
+def under_nbgrader() -> bool:
+    """Is nbgrader running this kernel (``autograde``, or a learner's ``validate``)?
+
+    nbgrader sets ``NBGRADER_EXECUTION`` (``autograde`` or ``validate``) while it
+    executes a notebook, and scores a grade cell 0 only when the cell raises.
+    """
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+class Tee(io.TextIOBase):
+    """Passes what a check prints on to ``out``, and keeps it to quote the verdict."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.text: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.text.append(text)
+        self.out.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def verdict(self) -> str:
+        """The last verdict line and its indented ``expected``/``got``/``hint`` lines."""
+        lines = "".join(self.text).splitlines()
+        starts = [i for i, line in enumerate(lines) if VERDICT_LINE.match(line)]
+        if not starts:
+            return "no verdict"
+        kept = [lines[starts[-1]]]
+        kept += [line for line in lines[starts[-1] + 1 :] if line.startswith("    ")]
+        return "\n".join(kept)
 
 
 def outcome_of(exercise: str, check: Callable[[], None], time_limit: float) -> tuple[str, str]:

@@ -11,6 +11,7 @@ verdicts, optionally a CSV. The modules, in the order a notebook meets them:
     worker      one notebook graded in a process of its own, in its own session
     report      the table and the CSV, student text made harmless
     command     the ``grade`` sub-command's options and help
+    nbgrader_stubs  for nbgrader instead: its generate_assignment writing the course's stubs
 
 Why grades can be trusted, and how far: see ``eventloop.checks.record``. The
 grader counts only the verdicts the course's checks signed, never the lines a

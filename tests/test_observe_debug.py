@@ -128,3 +128,26 @@ def test_debug_mode_tracks_coroutine_origins_only_while_running():
     eventloop.aio.run(main(), debug=True)
     assert depths[0] > 0
     assert sys.get_coroutine_origin_tracking_depth() == before
+
+
+def test_a_protocol_that_blocks_in_data_received_is_named_on_both_loops(run, caplog):
+    class Slow(asyncio.Protocol):
+        def data_received(self, data):
+            time.sleep(0.15)  # blocks the loop inside a transport's read
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Slow, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        writer.write(b"hello")
+        await asyncio.sleep(0.3)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    with caplog.at_level(logging.WARNING, logger="asyncio"):
+        run(main(), debug=True)
+    slow = [m for m in warnings_of(caplog) if m.startswith("Executing <Handle")]
+    assert len(slow) == 1, warnings_of(caplog)
+    # asyncio: _SelectorSocketTransport._read_ready(); ours: TCPConnection.handle_receive()
+    assert re.search(r"(_read_ready|handle_receive)\(\)", slow[0])

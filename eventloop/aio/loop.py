@@ -34,9 +34,16 @@ class InnerLoop(SelectorLoop):
     """Chapter 09's loop, never "idle": an asyncio loop with nothing to do still waits,
     for a ``call_soon_threadsafe`` or a ``stop()``, until it is told to stop."""
 
-    def __init__(self, *, recorder: Recorder | None = None, instruments: list[Any]) -> None:
+    def __init__(
+        self,
+        *,
+        recorder: Recorder | None = None,
+        instruments: list[Any],
+        tell: Callable[..., None],
+    ) -> None:
         super().__init__(recorder=recorder)
         self.instruments = instruments  # the outer loop's list: chapter 12's I/O wait hooks
+        self.tell = tell  # calls a hook on each of them (EventLoop._tell)
 
     def is_idle(self) -> bool:
         return False
@@ -45,11 +52,9 @@ class InnerLoop(SelectorLoop):
         """Chapter 09's wait, with the instruments told before and after it."""
         if not self.instruments:
             return super().wait_for_readiness(timeout)
-        for instrument in self.instruments:
-            instrument.before_io_wait(timeout)
+        self.tell("before_io_wait", timeout)
         readable, writable = super().wait_for_readiness(timeout)
-        for instrument in self.instruments:
-            instrument.after_io_wait(timeout, len(readable) + len(writable))
+        self.tell("after_io_wait", timeout, len(readable) + len(writable))
         return readable, writable
 
 
@@ -64,7 +69,9 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._instruments: list[Any] = list(instruments)  # chapter 12: eventloop.observe
         self._spawned: weakref.WeakSet[Any] = weakref.WeakSet()
         # a recorder draws asyncio code's timeline, one row per task
-        self._inner = self.inner_class(recorder=recorder, instruments=self._instruments)
+        self._inner = self.inner_class(
+            recorder=recorder, instruments=self._instruments, tell=self._tell
+        )
         self.recorder = recorder
         self._closed = False
         self._stopping = False
@@ -122,9 +129,7 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         ``call_soon``'s (a deque append is atomic), then the waker's byte wakes the loop."""
         self._check_closed()
         handle = events.Handle(callback, args, self, context)
-        self._ready.append(handle)
-        if self._instruments:
-            self._scheduled(handle)
+        self._ready.append(handle)  # instruments hear of it on the loop's thread, when it runs
         self._inner.call_soon_threadsafe(self._schedule_drain)
         return handle
 

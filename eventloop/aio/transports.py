@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from asyncio import events
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,6 +43,15 @@ class ProtocolConnection(TCPConnection):
         self.protocol.connection_made(self.transport)
         if not self.closed:
             self.handlers.append(self)
+
+    def handle_receive(self) -> None:
+        """Chapter 05's, run through the loop's seam when something watches (chapter 12):
+        a protocol that blocks in ``data_received`` is then timed, named and instrumented,
+        as asyncio's debug mode times a transport's ``_read_ready``."""
+        if self.loop._watching():
+            self.loop._run_watched(events.Handle(super().handle_receive, (), self.loop, None))
+        else:
+            super().handle_receive()
 
     def call_protocol(self, hook: Any, *args: bytes) -> None:
         """Chapter 05 closes the connection and lets the loop report; asyncio reports a

@@ -51,10 +51,9 @@ class WatchedMethods:
     def _run_watched(self, handle: events.Handle) -> None:
         """Run one callback with its instruments, its recording and debug mode's timing."""
         task = task_of(handle)
-        for instrument in self._instruments:
-            instrument.before_callback(handle)
-            if task is not None:
-                instrument.before_task_step(task)
+        self._tell("before_callback", handle)
+        if task is not None:
+            self._tell("before_task_step", task)
         began = self.time()  # type: ignore[attr-defined]
         started = self.recorder.now() if self.recorder is not None else 0.0
         handle._run()  # runs it in its context; an exception goes to call_exception_handler
@@ -69,12 +68,11 @@ class WatchedMethods:
                 self.recorder.now(),
                 None,
             )
-        for instrument in self._instruments:
-            if task is not None:
-                instrument.after_task_step(task)
-                if task.done():
-                    instrument.task_exited(task)
-            instrument.after_callback(handle, took)
+        if task is not None:
+            self._tell("after_task_step", task)
+            if task.done():
+                self._tell("task_exited", task)
+        self._tell("after_callback", handle, took)
         if self._debug and took >= self.slow_callback_duration:
             logger.warning("Executing %s took %.3f seconds", format_handle(handle), took)
         # A task's exception keeps its traceback, whose frames (in debug mode they exist as
@@ -89,10 +87,23 @@ class WatchedMethods:
             return
         if task not in self._spawned:
             self._spawned.add(task)  # the first step of a new task: it was just spawned
-            for instrument in self._instruments:
-                instrument.task_spawned(task)
-        for instrument in self._instruments:
-            instrument.task_scheduled(task)
+            self._tell("task_spawned", task)
+        self._tell("task_scheduled", task)
+
+    def _tell(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` on every instrument. One that raises is reported and removed, as
+        trio does: a broken tool must not lose the callback it was watching."""
+        for instrument in list(self._instruments):
+            try:
+                getattr(instrument, hook)(*args)
+            except Exception as error:
+                self._instruments.remove(instrument)
+                self.call_exception_handler(  # type: ignore[attr-defined]
+                    {
+                        "message": f"instrument {instrument!r} raised in {hook}(); removed",
+                        "exception": error,
+                    }
+                )
 
     def add_instrument(self, instrument: Any) -> None:
         """Start telling ``instrument`` what the loop does (``eventloop.observe.Instrument``)."""
@@ -125,10 +136,19 @@ class WatchedMethods:
         )
 
 
+STEP_CALLBACKS = ("TaskStepMethWrapper", "task_wakeup", "__step", "__wakeup")
+"""How a task's step and wake-up callbacks are named: the C task's, then the Python task's
+(3.10-3.13). Other methods of a task (``loop.call_soon(task.cancel)``) are not steps."""
+
+
 def task_of(handle: events.Handle) -> asyncio.Task[Any] | None:
-    """The task whose step (or wake-up) ``handle`` runs, or ``None`` for a plain callback."""
-    owner = getattr(handle._callback, "__self__", None)
-    return owner if isinstance(owner, asyncio.Task) else None
+    """The task whose step (or wake-up) ``handle`` runs, or ``None`` for any other callback."""
+    callback = handle._callback
+    owner = getattr(callback, "__self__", None)
+    if not isinstance(owner, asyncio.Task):
+        return None
+    name = getattr(callback, "__name__", type(callback).__name__)
+    return owner if name in STEP_CALLBACKS else None
 
 
 def handle_name(handle: events.Handle) -> str:

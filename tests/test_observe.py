@@ -82,7 +82,7 @@ def test_step_times_names_the_task_that_blocked():
     steps = StepTimes()
     eventloop.aio.run(main(), instruments=[steps])
     assert steps.slowest().name == "blocker"
-    counted = {s.name: s.steps for s in steps.tasks.values()}
+    counted = {s.name: s.steps for s in steps.tasks}
     assert (counted["blocker"], counted["polite"]) == (1, 2)  # polite: to sleep(0), then on
     assert steps.io_waits > 0
     assert steps.table().splitlines()[1].startswith("blocker")
@@ -285,9 +285,36 @@ def test_run_in_thread_cancels_a_coroutine_past_its_timeout():
             cancelled.set()
             raise
 
-    with pytest.raises(TimeoutError, match="still running after 0.2 s"):
+    with pytest.raises(TimeoutError, match="still running after 0.2 s: cancelled"):
         eventloop.aio.run_in_thread(forever, timeout=0.2)
     assert cancelled.wait(2)
+
+
+def test_run_in_thread_says_when_a_blocked_loop_cannot_be_cancelled(monkeypatch):
+    monkeypatch.setattr(eventloop.aio.runner, "CANCEL_GRACE", 0.1)
+    release = threading.Event()
+
+    async def blocked():
+        release.wait(5)  # a blocking call: no await for the cancellation to land on
+
+    try:
+        with pytest.raises(TimeoutError, match="still blocked .* a blocking call cannot be"):
+            eventloop.aio.run_in_thread(blocked, timeout=0.2)
+    finally:
+        release.set()
+        for thread in threading.enumerate():  # it finishes, and closes its loop
+            if thread.name == "eventloop-aio-run":
+                thread.join(5)
+
+
+def test_run_in_thread_returns_what_a_cancelled_coroutine_still_returned():
+    async def tidy():
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return "tidied up"
+
+    assert eventloop.aio.run_in_thread(tidy, timeout=0.2) == "tidied up"
 
 
 def test_a_call_soon_of_a_tasks_method_is_not_a_step():
@@ -328,3 +355,15 @@ def test_an_instrument_that_raises_is_reported_and_removed_and_the_program_goes_
     assert broken.calls == 2, "removed after it raised"
     [message] = [r.getMessage() for r in caplog.records]
     assert "raised in before_task_step(); removed" in message
+
+
+def test_step_times_keeps_tasks_apart_when_python_reuses_their_ids():
+    async def main():
+        for number in range(50):  # one after another: a finished task's id is free again
+            await asyncio.create_task(child(), name=f"request {number}")
+
+    steps = StepTimes()
+    eventloop.aio.run(main(), instruments=[steps])
+    requests = [s for s in steps.tasks if s.name.startswith("request")]
+    assert len(requests) == 50
+    assert {s.steps for s in requests} == {2}

@@ -64,8 +64,11 @@ def test_partial_sends_are_injected_and_streams_cope():
 def test_spurious_readiness_is_injected_and_streams_cope():
     got, loop = run_on(Faults(spurious_every=2), streams_echo)
     assert got == PAYLOAD
-    assert isinstance(loop._inner.selector, FaultySelector)
+    selector = loop._inner.selector
+    assert isinstance(selector, FaultySelector)
     assert loop.spurious_wakeups > 0
+    assert len(selector.spurious_by_fd) >= 2, "the quiet sockets take turns"
+    assert loop._inner.waker.fileno() not in selector.spurious_by_fd  # only sockets, not the waker
     assert f"{loop.spurious_wakeups} spurious wake-ups" in loop.injected()
 
 
@@ -114,6 +117,7 @@ def test_websockets_cope_with_partial_sends_and_spurious_readiness():
 
     got, loop = run_on(Faults(max_send=50, spurious_every=3), main)
     assert got == 10_000
+    assert loop.spurious_wakeups > 0
     assert loop.partial_sends >= 10_000 // 50
 
 
@@ -127,3 +131,22 @@ def test_httpx_reports_a_slow_name_lookup_as_a_connect_timeout():
         return "ConnectTimeout"
 
     assert run_on(Faults(dns_delay=1.0), main)[0] == "ConnectTimeout"
+
+
+def test_the_virtual_clock_waits_for_a_local_name_lookup_before_jumping():
+    async def main():
+        async def hello(reader, writer):
+            writer.close()
+
+        server = await asyncio.start_server(hello, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:  # "localhost" goes through getaddrinfo, in a thread, in real time
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("localhost", port), 5)
+            writer.close()
+            await writer.wait_closed()
+            return "connected"
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert run_on(Faults(virtual_clock=True), main)[0] == "connected"

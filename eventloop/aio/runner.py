@@ -66,14 +66,17 @@ def run_in_thread(
     """``run(main(), **options)`` in a thread of its own; its result, within ``timeout`` s.
 
     For Jupyter, whose own asyncio loop already runs in the notebook's thread
-    (chapter 11): ``run`` there would refuse. Past ``timeout`` the task is
-    cancelled through ``call_soon_threadsafe`` and ``TimeoutError`` is raised.
+    (chapter 11): ``run`` there would refuse. Past ``timeout`` the coroutine is
+    cancelled through ``call_soon_threadsafe``; if it finishes within 2 s more,
+    its result (or error) is returned as usual; if not, ``TimeoutError`` says
+    that the loop's thread is still blocked (a cancellation only lands at an
+    ``await``: a blocking call cannot be cancelled).
     """
-    loop_holder: list[EventLoop] = []
+    started: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
     outcome: dict[str, Any] = {}
 
     async def wrapper() -> Any:
-        loop_holder.append(asyncio.get_running_loop())  # type: ignore[arg-type]
+        started.append((asyncio.get_running_loop(), asyncio.current_task()))  # type: ignore[arg-type]
         return await main()
 
     def target() -> None:
@@ -86,15 +89,24 @@ def run_in_thread(
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        for loop in loop_holder:
-            loop.call_soon_threadsafe(cancel_all, loop)
-        thread.join(2)
-        raise TimeoutError(f"the coroutine was still running after {timeout:g} s: cancelled")
+        for loop, task in started:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:
+                pass  # the loop closed in the meantime: the thread is finishing
+        thread.join(CANCEL_GRACE)
+        if thread.is_alive():
+            raise TimeoutError(
+                f"the coroutine was still running after {timeout:g} s, and its loop's thread is "
+                f"still blocked {CANCEL_GRACE:g} s after it was cancelled: a blocking call "
+                "cannot be cancelled"
+            )
+        if isinstance(outcome.get("error"), asyncio.CancelledError):
+            raise TimeoutError(f"the coroutine was still running after {timeout:g} s: cancelled")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
 
 
-def cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
+CANCEL_GRACE = 2.0
+"""Seconds ``run_in_thread`` waits for a cancelled coroutine to finish."""

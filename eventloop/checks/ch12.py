@@ -191,7 +191,7 @@ def run_12_2(instrument_class: type) -> None:
             hint="set self.longest = {} in __init__, and fill it in a hook",
         )
     check_names(longest)
-    truth = {steps.name: steps for steps in reference.tasks.values()}
+    truth = {steps.name: steps for steps in reference.tasks}
     for name in ("slow", "quick"):
         check_longest(name, longest[name], truth[name].longest, truth[name].total)
 

@@ -8,13 +8,15 @@ chapter 11's loop with ``Faults`` switched on:
 * ``max_send=7``: every ``send`` of a transport sends at most 7 bytes
   (chapter 05's partial writes, every time instead of once in a while);
 * ``reset_after=1000``: a transport's ``send`` raises ``ConnectionResetError``
-  once 1000 bytes have gone (a peer that vanished);
+  once 1000 bytes have gone, as it would if the peer had vanished (only our side
+  sees the reset: the peer sees the connection close);
 * ``spurious_every=3``: every third wait reports a descriptor "ready" that is
   not, so its ``recv``/``accept`` gets ``EAGAIN`` (PITFALL: readiness is a hint);
 * ``dns_delay=0.5``: ``getaddrinfo`` takes half a second longer, in its thread;
-* ``virtual_clock=True``: when nothing is ready, time jumps to the next timer,
-  so ``asyncio.sleep(3600)`` returns at once and timeouts are tested in
-  milliseconds (trio's ``MockClock(autojump_threshold=0)`` does the same).
+* ``virtual_clock=True``: when nothing has been ready for 50 ms of real time,
+  time jumps to the next timer, so ``asyncio.sleep(3600)`` returns in
+  milliseconds and so do tests of timeouts (trio's ``MockClock`` with an
+  ``autojump_threshold`` does the same).
 
 Code that handles these is correct in the ways a quiet laptop never tests.
 """
@@ -25,6 +27,8 @@ import errno
 import selectors
 import socket
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,27 +82,45 @@ class FaultySocket:
 
 
 class FaultySelector(selectors.BaseSelector):
-    """A selector that, every ``every``-th wait, says one reader is ready when it is not."""
+    """A selector that, every ``every``-th wait, says one reader is ready when it is not.
 
-    def __init__(self, selector: selectors.BaseSelector, every: int) -> None:
+    It takes the quiet readers in turn (lowest descriptor first, then the next), so that
+    every socket gets its share; ``ignore(key)`` leaves some out (the loop's own waker).
+    """
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector,
+        every: int,
+        ignore: Callable[[selectors.SelectorKey], bool] = lambda key: False,
+    ) -> None:
         self.selector = selector
         self.every = every
+        self.ignore = ignore
         self.waits = 0
         self.spurious = 0
+        self.spurious_by_fd: Counter[int] = Counter()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self.selector.select(timeout)
         self.waits += 1
         if self.waits % self.every == 0:
             ready_fds = {key.fd for key, _ in ready}
-            quiet = [
-                key
-                for key in self.selector.get_map().values()
-                if key.events & selectors.EVENT_READ and key.fd not in ready_fds
-            ]
+            quiet = sorted(
+                (
+                    key
+                    for key in self.selector.get_map().values()
+                    if key.events & selectors.EVENT_READ
+                    and key.fd not in ready_fds
+                    and not self.ignore(key)
+                ),
+                key=lambda key: key.fd,
+            )
             if quiet:
-                ready.append((min(quiet, key=lambda key: key.fd), selectors.EVENT_READ))
+                key = quiet[self.spurious % len(quiet)]  # the next one's turn
+                ready.append((key, selectors.EVENT_READ))
                 self.spurious += 1
+                self.spurious_by_fd[key.fd] += 1
         return ready
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
@@ -117,12 +139,17 @@ class FaultySelector(selectors.BaseSelector):
         self.selector.close()
 
 
-class VirtualClockLoop(InnerLoop):
-    """Chapter 09's loop on a clock that skips the waits: when nothing is ready, time
-    jumps to the next timer instead of sleeping until it.
+AUTOJUMP_AFTER = 0.05
+"""Real seconds with nothing ready before the virtual clock jumps (trio's autojump_threshold):
+long enough for a name lookup or a peer in another thread to answer first."""
 
-    Only the loop's clock jumps: a thread's work (``run_in_executor``) still takes
-    real time, so a test that mixes the two can see a timeout fire "early".
+
+class VirtualClockLoop(InnerLoop):
+    """Chapter 09's loop on a clock that skips the waits: when nothing has been ready for
+    ``AUTOJUMP_AFTER`` real seconds, time jumps to the next timer instead of sleeping until it.
+
+    Work in threads (``run_in_executor``, ``getaddrinfo``) still takes real time: a job slower
+    than ``AUTOJUMP_AFTER`` can see a timeout fire "early".
     """
 
     def __init__(self, **options: Any) -> None:
@@ -133,11 +160,11 @@ class VirtualClockLoop(InnerLoop):
         return time.monotonic() + self.skipped
 
     def wait_for_readiness(self, timeout: float | None) -> tuple[list[Any], list[Any]]:
-        if timeout is None or timeout <= 0:
+        if timeout is None or timeout <= AUTOJUMP_AFTER:
             return super().wait_for_readiness(timeout)
-        readable, writable = super().wait_for_readiness(0)  # has anything arrived?
+        readable, writable = super().wait_for_readiness(AUTOJUMP_AFTER)  # a real wait first
         if not readable and not writable:
-            self.skipped += timeout  # no: be at the next timer's deadline now
+            self.skipped += timeout - AUTOJUMP_AFTER  # then be at the next timer's deadline
         return readable, writable
 
 
@@ -150,7 +177,10 @@ class FaultyEventLoop(EventLoop):
             self.inner_class = VirtualClockLoop
         super().__init__(**options)
         if faults.spurious_every:
-            self._inner.selector = FaultySelector(self._inner.selector, faults.spurious_every)
+            waker = self._inner.waker  # its wake-ups are the loop's own, not a socket's
+            self._inner.selector = FaultySelector(
+                self._inner.selector, faults.spurious_every, ignore=lambda key: key.data is waker
+            )
         self.sockets: list[FaultySocket] = []
 
     def transport_socket(self, sock: socket.socket) -> Any:

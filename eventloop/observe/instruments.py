@@ -102,29 +102,37 @@ class StepTimes(Instrument):
     """
 
     def __init__(self) -> None:
-        self.tasks: dict[int, TaskSteps] = {}
+        self.running: dict[int, TaskSteps] = {}  # id(task) -> its steps, while it lives
+        self.finished: list[TaskSteps] = []  # an id is reused once its task is gone
         self.io_waits = 0
 
     def after_callback(self, handle: asyncio.Handle, seconds: float) -> None:
         task = task_of(handle)
         if task is None:
             return  # a plain callback, not a task's step
-        steps = self.tasks.setdefault(id(task), TaskSteps(task.get_name()))
+        steps = self.running.setdefault(id(task), TaskSteps(task.get_name()))
         steps.steps += 1
         steps.total += seconds
         steps.longest = max(steps.longest, seconds)
+        if task.done():
+            self.finished.append(self.running.pop(id(task)))
 
     def after_io_wait(self, timeout: float | None, ready: int) -> None:
         self.io_waits += 1
 
+    @property
+    def tasks(self) -> list[TaskSteps]:
+        """Every task seen: the finished ones, then those still running."""
+        return self.finished + list(self.running.values())
+
     def slowest(self) -> TaskSteps | None:
         """The task whose longest step was longest, or ``None`` if no task ran."""
-        return max(self.tasks.values(), key=lambda steps: steps.longest, default=None)
+        return max(self.tasks, key=lambda steps: steps.longest, default=None)
 
     def table(self) -> str:
         """One line per task, slowest first, times in milliseconds."""
         rows = [f"{'task':<16} {'steps':>5} {'total ms':>9} {'longest ms':>10}"]
-        for steps in sorted(self.tasks.values(), key=lambda s: -s.longest):
+        for steps in sorted(self.tasks, key=lambda s: -s.longest):
             rows.append(
                 f"{steps.name:<16} {steps.steps:>5} {steps.total * 1000:>9.1f}"
                 f" {steps.longest * 1000:>10.1f}"

@@ -43,6 +43,7 @@ Seeing and checking what the loop did:
     timeline_rows   a recording regrouped into rows of spans and markers: plain data
     timeline_marks  how one row is drawn: bars, readiness markers, captions where they fit
     timeline        the figure: the rows drawn with matplotlib, the axes, legend and highlight
+    trace_events    a recording as a Chrome trace, for Perfetto (chapter 12)
     explorer        an ipywidgets slider over a recording's iterations
     experiments     the notebooks' measuring plumbing: a logged recv (01), a pausing list (08)
     checks          exercise checks that print a verdict and a hint

@@ -215,9 +215,7 @@ class Recorder:
                 waited, ready = "", ""
             else:
                 waited = f"{turn.select.duration * 1000:8.2f}ms"
-                ready = (
-                    f"read={list(turn.select.ready_read)} write={list(turn.select.ready_write)}"
-                )
+                ready = f"read={list(turn.select.ready_read)} write={list(turn.select.ready_write)}"
             ran = ", ".join(
                 f"{h.handler}.{h.label} {h.duration * 1000:.2f}ms" for h in turn.handlers
             )
@@ -246,14 +244,14 @@ class Recorder:
         return copy
 
     def chrome_trace(self) -> dict[str, Any]:
-        """This recording in the Trace Event Format, for Perfetto (chapter 12)."""
-        from eventloop.observe.trace_events import chrome_trace  # no import cycle at load
+        """This recording in the Trace Event Format, for Perfetto (``eventloop.trace_events``)."""
+        from eventloop.trace_events import chrome_trace  # it imports this module: no cycle
 
         return chrome_trace(self)
 
     def save_chrome_trace(self, path: str | os.PathLike[str]) -> str:
         """Write ``chrome_trace()`` as JSON to ``path``: open it at ui.perfetto.dev."""
-        from eventloop.observe.trace_events import save_chrome_trace
+        from eventloop.trace_events import save_chrome_trace
 
         return save_chrome_trace(self, path)
 

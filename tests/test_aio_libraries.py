@@ -6,6 +6,7 @@ Each runs on our loop and, for comparison, on asyncio's own: the same program, t
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -100,6 +101,17 @@ def test_aiomonitor_lists_our_loops_tasks_and_where_they_wait():
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())["tasks"]
 
+    def live_tasks_when_up(port: int) -> list[dict]:
+        """Ask until the monitor's thread has started its web server (5 s at most)."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                return live_tasks(port)
+            except OSError:  # connection refused: not listening yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
     async def waiter(event: asyncio.Event) -> None:
         await event.wait()
 
@@ -115,8 +127,7 @@ def test_aiomonitor_lists_our_loops_tasks_and_where_they_wait():
         ) as monitor:
             event = asyncio.Event()
             task = asyncio.create_task(waiter(event), name="waiter")
-            await asyncio.sleep(0.2)  # the monitor's thread starts its servers
-            tasks = await loop.run_in_executor(None, live_tasks, web_port)
+            tasks = await loop.run_in_executor(None, live_tasks_when_up, web_port)
             [waiting] = [t for t in tasks if t["name"] == "waiter"]
             stack = monitor.format_running_task_stack(waiting["task_id"])
             event.set()

@@ -235,8 +235,9 @@ def test_tasks_are_listed_from_another_thread_while_the_loop_is_blocked():
         thread.join(10)
         loop.close()
     assert states["waiter"].where.endswith("in waiter")
-    assert states["waiter"].state == "pending"
+    assert states["waiter"].state == "waiting"
     assert "in blocker" in states["blocker"].where
+    assert states["blocker"].state == "running"
     assert "waiter" in format_tasks(list(states.values()))
 
 
@@ -367,3 +368,35 @@ def test_step_times_keeps_tasks_apart_when_python_reuses_their_ids():
     requests = [s for s in steps.tasks if s.name.startswith("request")]
     assert len(requests) == 50
     assert {s.steps for s in requests} == {2}
+
+
+def test_the_watchdog_reports_each_stall_of_a_reader_callback():
+    import socket
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        left, right = socket.socketpair()
+        done = loop.create_future()
+
+        def slow_read():  # add_reader keeps one handle for every call of this callback
+            left.recv(1)
+            time.sleep(0.12)
+            if not done.done() and len(calls) == 2:
+                done.set_result(None)
+            calls.append(1)
+
+        calls: list[int] = []
+        left.setblocking(False)
+        loop.add_reader(left, slow_read)
+        right.send(b"xyz")  # three readable bytes, one per call
+        try:
+            await asyncio.wait_for(done, 5)
+        finally:
+            loop.remove_reader(left)
+            left.close()
+            right.close()
+
+    with StallWatchdog(threshold=0.05) as dog:
+        eventloop.aio.run(main(), instruments=[dog])
+    assert len(dog.stalls) == 3, dog.report()
+    assert all("time.sleep(0.12)" in stall.culprit for stall in dog.stalls)

@@ -55,7 +55,7 @@ def run(
     previous = asyncio.get_event_loop_policy()
     asyncio.set_event_loop_policy(EventLoopPolicy(make_loop))
     try:
-        return asyncio.run(coro, debug=bool(debug))
+        return asyncio.run(coro, debug=debug)  # None: as PYTHONASYNCIODEBUG says
     finally:
         asyncio.set_event_loop_policy(previous)
 

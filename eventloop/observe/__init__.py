@@ -7,20 +7,20 @@ asyncio code, written small enough to read:
 
     instruments    hooks the loop calls (task spawned, scheduled, stepped, exited;
                    around each callback and each wait for I/O); StepTimes per task
-    trace_events   a recording as a Chrome trace, for Perfetto and chrome://tracing
     monitor        from another thread: the tasks and where each waits; a watchdog
                    that catches the loop blocked and says on which line
     faults         a loop with partial sends, resets, spurious readiness, slow DNS
                    and a virtual clock, to test code against the rare cases
 
 Debug mode itself (``eventloop.aio.run(main(), debug=True)``) is part of the
-loop: ``eventloop/aio/watching.py``.
+loop: ``eventloop/aio/watching.py``. A recording's Chrome trace, for Perfetto,
+sits beside the recorder: ``eventloop/trace_events.py`` (``Recorder.chrome_trace()``).
 """
 
 from eventloop.observe.faults import Faults, FaultyEventLoop
 from eventloop.observe.instruments import HookLog, Instrument, StepTimes
 from eventloop.observe.monitor import StallWatchdog, format_tasks, tasks_now
-from eventloop.observe.trace_events import chrome_trace, save_chrome_trace
+from eventloop.trace_events import chrome_trace, save_chrome_trace
 
 __all__ = [
     "Faults",

@@ -35,19 +35,21 @@ from eventloop.observe.instruments import Instrument
 
 @dataclass(frozen=True)
 class TaskState:
-    """One task, seen from outside: its name, its state, the line where it waits."""
+    """One unfinished task, seen from outside: its name, whether it holds the loop, and the
+    line it is on."""
 
     name: str
-    state: str  # "pending", "done", "cancelled"
-    where: str  # "line 12 of service.py, in fetch", or "" once it has finished
+    state: str  # "running": its step holds the loop now; "waiting": suspended at an await
+    where: str  # "line 12 of service.py, in fetch"
 
 
 def tasks_now(loop: asyncio.AbstractEventLoop) -> list[TaskState]:
     """The loop's unfinished tasks, by name; safe to call from any thread, even while it blocks."""
+    running = asyncio.current_task(loop)  # the task whose step runs now, if any
     states = []
     for task in asyncio.all_tasks(loop):
-        stack = task.get_stack(limit=None)
-        states.append(TaskState(task.get_name(), task._state.lower(), where(stack[-1:])))
+        state = "running" if task is running else "waiting"
+        states.append(TaskState(task.get_name(), state, where(task.get_stack(limit=None)[-1:])))
     return sorted(states, key=lambda state: state.name)
 
 
@@ -92,15 +94,20 @@ class StallWatchdog(Instrument):
         self.poll = poll if poll is not None else threshold / 4
         self.stalls: list[Stall] = []
         # Written by the loop's thread, read by the watchdog's: one tuple, replaced whole.
-        self.running: tuple[int, asyncio.Handle, float] | None = None
-        self.reported: asyncio.Handle | None = None
+        # Written by the loop's thread, read by the watchdog's: one tuple, replaced whole.
+        # The call number tells one call of a callback from the next (add_reader reuses
+        # its handle), and shows whether the call is still the same after a snapshot.
+        self.running: tuple[int, int, asyncio.Handle, float] | None = None
+        self.calls = 0
+        self.reported = -1  # the number of the last call reported
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="stall-watchdog", daemon=True)
 
     # --- the loop's thread calls these ---------------------------------------------------------
 
     def before_callback(self, handle: asyncio.Handle) -> None:
-        self.running = (threading.get_ident(), handle, time.monotonic())
+        self.calls += 1
+        self.running = (self.calls, threading.get_ident(), handle, time.monotonic())
 
     def after_callback(self, handle: asyncio.Handle, seconds: float) -> None:
         self.running = None
@@ -112,21 +119,25 @@ class StallWatchdog(Instrument):
             running = self.running
             if running is None:
                 continue
-            thread_id, handle, started = running
+            call, thread_id, handle, started = running
             took = time.monotonic() - started
-            if took >= self.threshold and handle is not self.reported:
-                self.reported = handle  # one report per stall, however long it lasts
-                frame = sys._current_frames().get(thread_id)
-                stack = traceback.extract_stack(frame) if frame is not None else []
-                self.stalls.append(
-                    Stall(
-                        handle_name(handle),
-                        format_handle(handle),
-                        took,
-                        stack_lines(stack),
-                        culprit(stack),
-                    )
+            if took < self.threshold or call == self.reported:
+                continue  # not long yet, or reported already: one report per stall
+            frame = sys._current_frames().get(thread_id)
+            stack = traceback.extract_stack(frame) if frame is not None else []
+            del frame
+            if self.running is not running:
+                continue  # the call ended while we looked: this stack may be the next one's
+            self.reported = call
+            self.stalls.append(
+                Stall(
+                    handle_name(handle),
+                    format_handle(handle),
+                    took,
+                    stack_lines(stack),
+                    culprit(stack),
                 )
+            )
 
     def start(self) -> StallWatchdog:
         self._thread.start()
@@ -168,13 +179,18 @@ def describe(summary: traceback.FrameSummary) -> str:
 
 
 def culprit(stack: list[traceback.FrameSummary]) -> str:
-    """The innermost frame that is neither Python's library nor this package: your code.
+    """The innermost frame of *your* code: not Python's library, not an installed package,
+    not this course's package. Failing that, the innermost frame outside Python's library.
 
-    The very innermost frame is usually deep in the library (``threading.py``,
-    ``socket.py``); the line to fix is the one of yours that called it.
+    The very innermost frame is usually deep in a library (``threading.py``,
+    ``socket.py``, a client library's module); the line to fix is the one of
+    yours that called it.
     """
     for summary in reversed(stack):
-        if not is_machinery(summary.filename):
+        if where_from(summary.filename) == "yours":
+            return describe(summary)
+    for summary in reversed(stack):
+        if where_from(summary.filename) != "python":
             return describe(summary)
     return describe(stack[-1]) if stack else "(no stack)"
 
@@ -183,15 +199,17 @@ LIBRARY = sysconfig.get_paths()["stdlib"]
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def is_machinery(filename: str) -> bool:
-    """Python's own library (not site-packages) or the event loop package itself."""
+def where_from(filename: str) -> str:
+    """``"python"`` (its library), ``"installed"`` (site-packages or this package), or
+    ``"yours"``."""
     path = os.path.abspath(filename)
-    in_stdlib = path.startswith(LIBRARY + os.sep) and "site-packages" not in path
-    return in_stdlib or path.startswith(PACKAGE + os.sep)
+    if "site-packages" in path or "dist-packages" in path or path.startswith(PACKAGE + os.sep):
+        return "installed"
+    return "python" if path.startswith(LIBRARY + os.sep) else "yours"
 
 
 def format_tasks(states: list[TaskState]) -> str:
     """``tasks_now``'s answer as a small table."""
-    rows = [f"{'task':<14} {'state':<9} waiting at"]
+    rows = [f"{'task':<14} {'state':<9} on"]
     rows += [f"{s.name:<14} {s.state:<9} {s.where}" for s in states]
     return "\n".join(rows)

@@ -44,14 +44,16 @@ def chrome_trace(recorder: Recorder, title: str = "eventloop") -> dict[str, Any]
     return {
         "traceEvents": track_names(title, names) + events,
         "displayTimeUnit": "ms",
-        "otherData": {"source": "eventloop.observe", "summary": recorder.summary()},
+        "otherData": {"source": "eventloop.trace_events", "summary": recorder.summary()},
     }
 
 
-def save_chrome_trace(recorder: Recorder, path: str | os.PathLike[str]) -> str:
+def save_chrome_trace(
+    recorder: Recorder, path: str | os.PathLike[str], title: str = "eventloop"
+) -> str:
     """Write the trace as JSON to ``path``; return the path, to print or to open."""
     with open(path, "w", encoding="utf-8") as file:
-        json.dump(chrome_trace(recorder), file)
+        json.dump(chrome_trace(recorder, title), file)
     return os.fspath(path)
 
 

@@ -96,7 +96,7 @@ def test_a_slow_name_lookup_runs_into_the_callers_timeout():
             await asyncio.wait_for(asyncio.open_connection("localhost", 9), 0.1)
         return "timed out"
 
-    assert run_on(Faults(dns_delay=1.0), main)[0] == "timed out"
+    assert run_on(Faults(dns_delay=0.5), main)[0] == "timed out"
 
 
 def test_websockets_cope_with_partial_sends_and_spurious_readiness():
@@ -130,7 +130,7 @@ def test_httpx_reports_a_slow_name_lookup_as_a_connect_timeout():
                 await client.get("http://localhost:9/")
         return "ConnectTimeout"
 
-    assert run_on(Faults(dns_delay=1.0), main)[0] == "ConnectTimeout"
+    assert run_on(Faults(dns_delay=0.5), main)[0] == "ConnectTimeout"
 
 
 def test_the_virtual_clock_waits_for_a_local_name_lookup_before_jumping():

@@ -27,9 +27,7 @@ help:
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	@# --no-compile: Python compiles what is imported, when first imported; compiling every file
-	@# of every package at install time cost 14 s of the 5 minutes `make test` may take.
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[dev,teach]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,teach]'
 	@# nbgrader is for teachers (its command line grades in `make test`): its menus, toolbar
 	@# button and server pages stay out of a learner's JupyterLab. TEACHING.md: how to turn them on.
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1

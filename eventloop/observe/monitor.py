@@ -58,7 +58,12 @@ def where(frames: list[FrameType]) -> str:
     if not frames:
         return ""
     code = frames[-1].f_code
-    return f"line {frames[-1].f_lineno} of {short_path(code.co_filename)}, in {code.co_name}"
+    return place(code.co_filename, frames[-1].f_lineno, code.co_name)
+
+
+def place(filename: str, line: int | None, function: str) -> str:
+    """``line N of file.py, in function``: how this module names a place in code."""
+    return f"line {line} of {short_path(filename)}, in {function}"
 
 
 def short_path(filename: str) -> str:
@@ -174,8 +179,9 @@ def stack_lines(stack: list[traceback.FrameSummary]) -> list[str]:
 
 
 def describe(summary: traceback.FrameSummary) -> str:
-    place = f"line {summary.lineno} of {short_path(summary.filename)}, in {summary.name}"
-    return f"{place}: {summary.line}" if summary.line else place
+    """``line N of file.py, in function: code``, the code when its source is known."""
+    where = place(summary.filename, summary.lineno, summary.name)
+    return f"{where}: {summary.line}" if summary.line else where
 
 
 def culprit(stack: list[traceback.FrameSummary]) -> str:

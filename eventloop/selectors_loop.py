@@ -69,6 +69,7 @@ from eventloop.handler_list import HandlerList
 from eventloop.handlers import (
     FD_SETSIZE,
     EventHandler,
+    StopLoop,
     call_recorded,
     handler_name,
     report_and_drop,
@@ -137,22 +138,16 @@ class SelectorLoop(threads.Loop, ReaderMethods):
     # run_once is chapter 07's, unchanged: get ready, wait, dispatch, run due
     # timers. What changes are the steps it calls. Getting ready brings the
     # selector up to date for the pending handlers, and only those (O(changes),
-    # never O(all handlers)); the timeout is capped while a listener is paused
-    # (EMFILE); the wait asks the selector; dispatch skips a handler removed or
-    # closed earlier in the iteration and marks the ones that ran as pending,
-    # since their interest may have changed, unless they announce their changes
-    # themselves (``announces_interest``, as TCPConnection does).
+    # never O(all handlers)); the wait asks the selector; dispatch skips a
+    # handler removed or closed earlier in the iteration and marks the ones
+    # that ran as pending, since their interest may have changed, unless they
+    # announce their changes themselves (``announces_interest``, as
+    # TCPConnection does). Each step does nothing it need not: this method runs
+    # once per iteration, tens of thousands of times a second on a busy server.
     def prepare_to_wait(self) -> None:
-        """Resume reading after an EMFILE pause, then apply the pending interest changes."""
-        self.resume_paused()
-        self.apply_pending()
-
-    def timeout(self, deadline: float | None) -> float | None:
-        """As chapter 07's, but a paused listener wakes the loop to try again soon."""
-        timeout = super().timeout(deadline)
-        if self.paused:
-            timeout = EMFILE_RETRY if timeout is None else min(timeout, EMFILE_RETRY)
-        return timeout
+        """Apply the pending interest changes (most iterations have none)."""
+        if self.pending:
+            self.apply_pending()
 
     def wait_for_readiness(
         self, timeout: float | None
@@ -181,8 +176,13 @@ class SelectorLoop(threads.Loop, ReaderMethods):
                 [key.fd for key, ev in ready if ev & READ],
                 [key.fd for key, ev in ready if ev & WRITE],
             )
-        readable = [key.data for key, events in ready if events & READ]
-        writable = [key.data for key, events in ready if events & WRITE]
+        readable: list[EventHandler] = []
+        writable: list[EventHandler] = []
+        for key, events in ready:
+            if events & READ:
+                readable.append(key.data)
+            if events & WRITE:
+                writable.append(key.data)
         return readable, writable
 
     def dispatch(
@@ -195,8 +195,17 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         if not getattr(handler, "announces_interest", False):
             self.pending[id(handler)] = handler  # it ran: its interest may have changed
         call = getattr(handler, action)
-        name = handler_name(handler) if self.recorder is not None else ""  # only to record
-        error = call_recorded(call, name, fd, action, self.iteration, self.recorder)
+        try:
+            if self.recorder is None:
+                call()  # the common case: nothing to record, so no call in between
+                return
+            error = call_recorded(
+                call, handler_name(handler), fd, action, self.iteration, self.recorder
+            )
+        except (StopLoop, KeyboardInterrupt):
+            raise  # meant for the loop, as in call_recorded
+        except Exception as exc:  # call_recorded catches these itself: here only unrecorded
+            error = exc
         if error is None:
             return
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
@@ -307,9 +316,11 @@ class SelectorLoop(threads.Loop, ReaderMethods):
     # --- EMFILE: out of descriptors -----------------------------------------------------------
 
     def pause(self, handler: EventHandler, error: OSError) -> None:
-        """Stop reading ``handler`` (a listener that cannot accept) until an fd is freed."""
+        """Stop reading ``handler`` (a listener that cannot accept) until an fd is freed,
+        or until ``EMFILE_RETRY`` passes: a timer wakes the loop then, to try again."""
         self.paused[id(handler)] = (handler, self.time() + EMFILE_RETRY)
         self.pending[id(handler)] = handler
+        self.call_later(EMFILE_RETRY, self.resume_paused)
         self.note(f"paused {handler_name(handler)}: {error.strerror or error}")
 
     def resume_paused(self, now: bool = False) -> None:

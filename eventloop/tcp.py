@@ -34,7 +34,7 @@ so they work with any list-like object, such as a later stage's loop.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, MutableSequence
+from collections.abc import MutableSequence
 from typing import Literal
 
 from eventloop.handlers import EventHandler, TracksInterest
@@ -111,23 +111,18 @@ class TCPConnection(EventHandler):
             self.close(error)
             return
         self.recv_calls += 1
-        if not data:
-            self.eof = True
-            self.interest_changed()
-            self.call_protocol(self.eof_received)
-            return
-        self.bytes_in += len(data)
-        self.call_protocol(self.data_received, data)
-
-    def call_protocol(self, hook: Callable[..., None], *args: bytes) -> None:
-        """Run a protocol hook; if it raises, close this connection, then let the loop report it.
-
-        Without this, the loop drops a connection whose protocol raised (even
-        ``MemoryError``) but its socket and buffer stay open until garbage
-        collection, and ``connection_lost`` is never called.
-        """
+        # If a hook raises, close this connection, then let the loop report it.
+        # Without the close, the loop drops a connection whose protocol raised
+        # (even MemoryError), but its socket and buffer stay open until garbage
+        # collection, and connection_lost is never called.
         try:
-            hook(*args)
+            if data:
+                self.bytes_in += len(data)
+                self.data_received(data)
+            else:
+                self.eof = True
+                self.interest_changed()
+                self.eof_received()
         except Exception as error:
             self.close(error)
             raise

@@ -235,7 +235,7 @@ class Loop:
 
     def timeout(self, deadline: float | None) -> float | None:
         """How long select may sleep: until the earliest live timer or ``deadline``."""
-        timer = self.next_timer()
+        timer = self.next_timer() if self._timers else None  # no call at all without timers
         if timer is None and deadline is None:
             return None  # nothing to wake up for: wait for a descriptor as long as it takes
         wake_at = [t for t in (deadline, timer and timer.when) if t is not None]

@@ -480,22 +480,36 @@ def test_emfile_pauses_the_handler_instead_of_dropping_it(loop: SelectorLoop) ->
     assert others(loop) == [starved]  # not dropped, as a handler that raises would be
     paused = trace.index("note: paused Starved: Too many open files")
     resumed = trace.index("note: resumed Starved")
-    assert trace[paused + 1 : resumed + 2] == [
+    assert trace[paused + 1 : resumed + 3] == [
         f"note: unregister fd {fd}",  # no reading while paused: no busy loop
         f"select read=[{loop.waker.fileno()}] write=[] -> read=[] write=[]",
         "note: resumed Starved",
+        "SelectorLoop.resume_paused.timer",  # the retry timer ran, EMFILE_RETRY later
         f"note: register fd {fd} read",
     ]
 
 
 def test_a_paused_handler_caps_the_wait_so_the_loop_retries_soon(loop):
+    class Listener(EventHandler):
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+
+        def fileno(self) -> int:
+            return self.sock.fileno()
+
+        def wants_to_receive(self) -> bool:
+            return True
+
     a, b = socket.socketpair()
     with a, b:
+        handler = Listener(a)
+        loop.handlers.append(handler)
         assert loop.timeout(None) is None  # nothing to wake up for: wait as long as it takes
-        loop.paused[id(a)] = (a, loop.time() + EMFILE_RETRY)  # as pause() leaves it
-        assert loop.timeout(None) == EMFILE_RETRY
+        loop.pause(handler, OSError(errno.EMFILE, "Too many open files"))
+        assert 0 < loop.timeout(None) <= EMFILE_RETRY  # the retry timer wakes the wait
         assert loop.timeout(loop.time() + EMFILE_RETRY / 10) <= EMFILE_RETRY / 10
-        loop.paused.clear()
+        loop.handlers.remove(handler)  # leaving resumes the others; the timer finds none
+        assert loop.paused == {}
 
 
 EMFILE_SERVER = textwrap.dedent(

@@ -53,17 +53,20 @@ class ProtocolConnection(TCPConnection):
         else:
             super().handle_receive()
 
-    def call_protocol(self, hook: Any, *args: bytes) -> None:
-        """Chapter 05 closes the connection and lets the loop report; asyncio reports a
-        protocol's error through the loop's exception handler: ``guarded`` does that."""
-        self.guarded(hook, *args)
-
+    # Chapter 05 closes the connection and lets the loop report a hook's error;
+    # asyncio reports it through the loop's exception handler: ``guarded`` does
+    # that. data_received runs once per message, so it is guarded in place.
     def data_received(self, data: bytes) -> None:
-        self.protocol.data_received(data)  # type: ignore[attr-defined]
+        try:
+            self.protocol.data_received(data)  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self.protocol_failed(self.protocol.data_received, error)  # type: ignore[attr-defined]
 
     def eof_received(self) -> None:
-        keep_open = self.protocol.eof_received()  # type: ignore[attr-defined]
-        if not keep_open:
+        keep_open = self.guarded(self.protocol.eof_received)  # type: ignore[attr-defined]
+        if not keep_open and not self.closed:
             self.close_when_flushed()
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -76,16 +79,20 @@ class ProtocolConnection(TCPConnection):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as error:
-            self.loop.call_exception_handler(
-                {
-                    "message": f"Fatal error: protocol.{hook.__name__}() call failed.",
-                    "exception": error,
-                    "transport": self.transport,
-                    "protocol": self.protocol,
-                }
-            )
-            self.close(error if isinstance(error, Exception) else None)
+            self.protocol_failed(hook, error)
             return None
+
+    def protocol_failed(self, hook: Any, error: BaseException) -> None:
+        """asyncio's way: tell the loop's exception handler, then end this connection."""
+        self.loop.call_exception_handler(
+            {
+                "message": f"Fatal error: protocol.{hook.__name__}() call failed.",
+                "exception": error,
+                "transport": self.transport,
+                "protocol": self.protocol,
+            }
+        )
+        self.close(error if isinstance(error, Exception) else None)
 
     def apply_watermarks(self) -> None:
         """Tell the protocol to pause writing above the high mark, resume at the low one."""
@@ -128,7 +135,9 @@ class SocketTransport(asyncio.Transport):
             )
         if self.closing:
             return  # as asyncio: writing to a closing transport is ignored
-        self.connection.send(bytes(data))
+        # bytes as they are (the common case); a bytearray or memoryview is copied, since
+        # the caller may change it after write() returns while part of it is still queued
+        self.connection.send(data if type(data) is bytes else bytes(data))
 
     def writelines(self, list_of_data: Iterable[bytes]) -> None:
         self.write(b"".join(list_of_data))

@@ -6,6 +6,7 @@ import errno
 import select
 import socket
 import sys
+import time
 
 import pytest
 from exercise_checks import hint_of, stub, verdict_of
@@ -393,3 +394,22 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue):
     status, out = verdict_of(capsys)
     assert status == "failed", out
     assert clue in hint_of(out), out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's full-queue rule")
+def test_5_1_catches_a_short_wait_even_when_the_connect_comes_late(capsys):
+    """On a busy machine the candidate may reach its connect long after the check set the
+    slow peer up; the peer's clock starts at the connect, so the mistake is still caught."""
+    calls = 0
+
+    def late_short_wait(address):
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # the third case is the connect that stays in progress
+            time.sleep(1.2)  # longer than the peer's 0.9 s: it used to be closed by now
+        return connect_with_a_short_wait(address)
+
+    assert not check_5_1(late_short_wait).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert "still going" in hint_of(out), out

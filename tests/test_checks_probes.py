@@ -113,9 +113,10 @@ def test_watch_wall_clocks_names_each_wall_clock_read():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's full-queue rule")
 def test_connect_in_progress_stays_in_progress_then_is_refused():
-    with connect_in_progress() as address, socket.socket() as sock:
+    with connect_in_progress() as slow, socket.socket() as sock:
         sock.setblocking(False)
-        assert sock.connect_ex(address) == errno.EINPROGRESS
+        assert sock.connect_ex(slow.address) == errno.EINPROGRESS
+        slow.connect_seen()
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0  # still going
         _, writable, _ = select.select([], [sock], [], 3)
         assert writable

@@ -88,8 +88,8 @@ def run_5_1(connect_result: Callable[[tuple[str, int]], int]) -> None:
     with connect_in_progress() as slow:
         if slow is None:  # not Linux: no connect that stays in progress on loopback
             return
-        with watching_connects(connect_result) as seen:
-            got = attempt(connect_result, slow, "a server that answers after 1 s")
+        with watching_connects(connect_result, on_connect=slow.connect_seen) as seen:
+            got = attempt(connect_result, slow.address, "a server that answers after 1 s")
         expect_non_blocking_connect(seen, 0.0)
         if got != errno.ECONNREFUSED:
             raise CheckFailed(

@@ -106,38 +106,59 @@ def echo_of(client: socket.socket, data: bytes) -> tuple[int, bool]:
     return same, sent_all
 
 
+class SlowPeer:
+    """Where a connect stays in progress about 1 s, then is refused: see ``connect_in_progress``."""
+
+    def __init__(self, listener: socket.socket, close_after: float) -> None:
+        self.address: tuple[str, int] = listener.getsockname()
+        self.listener = listener
+        self.close_after = close_after
+        self.timer: threading.Timer | None = None
+
+    def connect_seen(self) -> None:
+        """The candidate's connect has sent its SYN: close the listener ``close_after`` s later.
+
+        Counting from here, not from the set-up, makes the case independent of how long
+        the machine took to reach the connect (a busy CI runner, a slow garbage collection).
+        """
+        if self.timer is None:
+            self.timer = threading.Timer(self.close_after, self.listener.close)
+            self.timer.start()
+
+    def stop(self) -> None:
+        """Cancel the timer (or wait for it), so nothing happens after the check."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+
+
 @contextmanager
-def connect_in_progress(close_after: float = 0.9) -> Iterator[tuple[str, int] | None]:
-    """An address where a new connect stays in progress ~1 s, then is refused (Linux).
+def connect_in_progress(close_after: float = 0.9) -> Iterator[SlowPeer | None]:
+    """A peer where a new connect stays in progress ~1 s, then is refused (Linux).
 
     A listener with ``listen(0)`` and one connection already queued: Linux drops
-    the next SYN, so that connect is in progress and ``SO_ERROR`` reads 0. We
-    close the listener after ``close_after`` s; the SYN sent again ~1 s after
-    the first meets a closed port and the connect fails with ECONNREFUSED. The
-    candidate must connect before ``close_after``, or its connect is refused at
-    once and a candidate that does not wait would pass: 0.9 s leaves room for a
-    busy machine (and for the garbage collection ``watch_leaks`` starts with)
-    and stays below the 1 s retransmission. Yields ``None`` where
-    this rule does not hold (macOS, Windows): a check then skips that case.
+    the next SYN, so that connect is in progress and ``SO_ERROR`` reads 0. The
+    listener closes ``close_after`` s after ``connect_seen()`` is called; the SYN
+    sent again ~1 s after the first meets a closed port and the connect fails
+    with ECONNREFUSED. 0.9 s stays below the 1 s retransmission. Yields ``None``
+    where this rule does not hold (macOS, Windows): a check then skips that case.
     """
     if not sys.platform.startswith("linux"):
         yield None
         return
     listener = socket.socket()
     queued = socket.socket()
-    timer: threading.Timer | None = None
+    peer: SlowPeer | None = None
     try:
         listener.bind(("127.0.0.1", 0))
         listener.listen(0)
         queued.settimeout(2)
         queued.connect(listener.getsockname())
-        timer = threading.Timer(close_after, listener.close)
-        timer.start()
-        yield listener.getsockname()
+        peer = SlowPeer(listener, close_after)
+        yield peer
     finally:
-        if timer is not None:
-            timer.cancel()
-            timer.join()
+        if peer is not None:
+            peer.stop()  # the timer first: it must not close the listener after this
         listener.close()
         queued.close()
 
@@ -152,19 +173,30 @@ class ConnectsSeen:
 
 
 @contextmanager
-def watching_connects(candidate: object) -> Iterator[ConnectsSeen]:
+def watching_connects(
+    candidate: object, on_connect: Callable[[], None] | None = None
+) -> Iterator[ConnectsSeen]:
     """Record each ``connect``/``connect_ex`` with the socket's timeout then (``None``:
-    blocking), every ``select.select``, and the sockets left open."""
+    blocking), every ``select.select``, and the sockets left open. ``on_connect`` is
+    called once each connect has been started (``SlowPeer.connect_seen``)."""
     seen = ConnectsSeen()
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def connect(sock: socket.socket, address: object) -> None:
         seen.timeouts.append(sock.gettimeout())
-        return real_connect(sock, address)
+        try:
+            return real_connect(sock, address)
+        finally:  # also when it raised BlockingIOError: the SYN is on its way
+            if on_connect is not None:
+                on_connect()
 
     def connect_ex(sock: socket.socket, address: object) -> int:
         seen.timeouts.append(sock.gettimeout())
-        return real_connect_ex(sock, address)
+        try:
+            return real_connect_ex(sock, address)
+        finally:
+            if on_connect is not None:
+                on_connect()
 
     with (
         watch_leaks() as seen.leaks,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import selectors
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator, MutableSequence
 from typing import Any
@@ -91,16 +92,35 @@ def readable(sock: socket.socket) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
+def arrived_whole(conn: TCPEchoConnection, size: int) -> None:
+    """Wait until the server's socket holds all ``size`` bytes of the message (peeking,
+    so nothing is read or counted). On a busy machine the kernel may deliver a message
+    in two parts; the loop would then rightly read twice, and the count would say
+    nothing about the loop."""
+    sock: socket.socket = conn.sock._sock  # type: ignore[attr-defined]  # not the counting one
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        select.select([sock], [], [], 0.05)
+        try:
+            if len(sock.recv(size, socket.MSG_PEEK)) >= size:
+                return
+        except BlockingIOError:
+            pass
+    raise TimeoutError(f"{size} bytes never arrived whole at the server")
+
+
 def echo_many(loop: SelectorLoop, server: TCPServer, size: int) -> Counter[str]:
     """Send MESSAGES messages of ``size`` bytes one at a time; return the selector's counts
     for the messages alone (the connection's accept and registration excluded)."""
     with socket.create_connection(server.address, timeout=TIMEOUT) as client:
         loop.run(until=lambda: server.accepted == 1, duration=TIMEOUT)
         loop.run(max_iterations=1, duration=0.05)  # the connection gets registered
+        conn = next(h for h in loop.handlers if isinstance(h, TCPEchoConnection))
         before = Counter(loop.selector.calls)
         for n in range(MESSAGES):
             message = bytes([n % 256]) * size
             client.sendall(message)
+            arrived_whole(conn, size)
             loop.run(until=lambda: readable(client), duration=TIMEOUT)
             got = b""
             while len(got) < size:

@@ -73,6 +73,19 @@ def others(loop: SelectorLoop) -> list[EventHandler]:
     return [h for h in loop.handlers if h is not loop.waker]
 
 
+class SocketReader(EventHandler):
+    """A handler on one socket that always wants to read; tests add what it does."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def wants_to_receive(self) -> bool:
+        return True
+
+
 def readable(sock: socket.socket) -> bool:
     """True once ``sock`` has something to read: tests wait on this, never on sleep."""
     return bool(select.select([sock], [], [], 0)[0])
@@ -239,16 +252,7 @@ def test_a_second_register_is_the_pitfall_and_modify_is_the_fix() -> None:
 def test_closed_handler_is_unregistered_and_never_called_again(loop: SelectorLoop) -> None:
     calls = []
 
-    class CloseOnRead(EventHandler):
-        def __init__(self, sock: socket.socket) -> None:
-            self.sock = sock
-
-        def fileno(self) -> int:
-            return self.sock.fileno()
-
-        def wants_to_receive(self) -> bool:
-            return True
-
+    class CloseOnRead(SocketReader):
         def handle_receive(self) -> None:
             calls.append(self.sock.fileno())
             self.sock.close()
@@ -302,16 +306,7 @@ def test_removed_in_the_same_iteration_is_not_called(loop: SelectorLoop) -> None
 
 
 def test_a_reused_descriptor_replaces_the_stale_registration(loop: SelectorLoop) -> None:
-    class Reader(EventHandler):
-        def __init__(self, sock: socket.socket) -> None:
-            self.sock = sock
-
-        def fileno(self) -> int:
-            return self.sock.fileno()
-
-        def wants_to_receive(self) -> bool:
-            return True
-
+    class Reader(SocketReader):
         def handle_receive(self) -> None:
             self.sock.recv(10)
 
@@ -450,17 +445,8 @@ def test_make_selector_names_what_exists() -> None:
 
 
 def test_emfile_pauses_the_handler_instead_of_dropping_it(loop: SelectorLoop) -> None:
-    class Starved(EventHandler):
+    class Starved(SocketReader):
         calls = 0
-
-        def __init__(self, sock: socket.socket) -> None:
-            self.sock = sock
-
-        def fileno(self) -> int:
-            return self.sock.fileno()
-
-        def wants_to_receive(self) -> bool:
-            return True
 
         def handle_receive(self) -> None:
             self.calls += 1
@@ -490,19 +476,9 @@ def test_emfile_pauses_the_handler_instead_of_dropping_it(loop: SelectorLoop) ->
 
 
 def test_a_paused_handler_caps_the_wait_so_the_loop_retries_soon(loop):
-    class Listener(EventHandler):
-        def __init__(self, sock: socket.socket) -> None:
-            self.sock = sock
-
-        def fileno(self) -> int:
-            return self.sock.fileno()
-
-        def wants_to_receive(self) -> bool:
-            return True
-
     a, b = socket.socketpair()
     with a, b:
-        handler = Listener(a)
+        handler = SocketReader(a)  # a listener, say
         loop.handlers.append(handler)
         assert loop.timeout(None) is None  # nothing to wake up for: wait as long as it takes
         loop.pause(handler, OSError(errno.EMFILE, "Too many open files"))
@@ -783,16 +759,7 @@ def test_udp_echo_command_stops_after_its_duration() -> None:
 
 
 def test_a_paused_handler_resumes_as_soon_as_another_leaves(loop: SelectorLoop) -> None:
-    class Starved(EventHandler):
-        def __init__(self, sock: socket.socket) -> None:
-            self.sock = sock
-
-        def fileno(self) -> int:
-            return self.sock.fileno()
-
-        def wants_to_receive(self) -> bool:
-            return True
-
+    class Starved(SocketReader):
         def handle_receive(self) -> None:
             raise OSError(errno.EMFILE, "Too many open files")
 

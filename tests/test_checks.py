@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import threading
 import time
@@ -344,3 +345,14 @@ def test_under_nbgrader_a_course_check_raises_for_a_wrong_answer(
         check_6_1(split_lines)
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert check_6_1(split_lines).status == "failed"  # in Jupyter: one verdict, no traceback
+
+
+def test_a_tee_that_outlives_its_output_closes_quietly() -> None:
+    from eventloop.checks import Tee
+
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # as pytest's capture is
+    tee = Tee(out)
+    tee.write("✓ Exercise 1.1 passed\n")
+    out.close()  # pytest closes its capture; the kernel's stdout may go too
+    tee.close()  # what garbage collection does later: on 3.13 pytest fails a test if it raises
+    assert tee.verdict() == "✓ Exercise 1.1 passed"

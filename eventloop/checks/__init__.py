@@ -141,7 +141,10 @@ class Tee(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self.out.flush()
+        """Flush ``out``, unless it is closed already: a Tee is flushed once more when it is
+        garbage-collected (``io`` closes what it frees), maybe long after the check."""
+        if not getattr(self.out, "closed", False):
+            self.out.flush()
 
     def verdict(self) -> str:
         """The last verdict line and its indented ``expected``/``got``/``hint`` lines."""

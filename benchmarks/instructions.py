@@ -23,6 +23,7 @@ loop's engine, ``loop._inner.run_once()``.
 
     python benchmarks/instructions.py                  # 1, 10, 100 connections, about 3 min
     python benchmarks/instructions.py --connections 10 --rounds 300
+    python benchmarks/instructions.py --connections 10 --idle 3000   # does idle cost anything?
 
 Writes ``instructions-<UTC time>.md`` into ``--out`` and prints it. Needs valgrind.
 """
@@ -102,21 +103,30 @@ def echo_server(contender: str) -> tuple[int, Callable[[], None], Callable[[], N
     return listening.sockets[0].getsockname()[1], one_iteration, close_asyncio
 
 
-def echo_rounds(contender: str, connections: int, rounds: int) -> int:
-    """Run the rounds in this process; return how many bytes came back (a sanity check)."""
+def echo_rounds(contender: str, connections: int, rounds: int, idle: int = 0) -> int:
+    """Run the rounds in this process, beside ``idle`` connections that stay quiet once
+    accepted; return how many bytes came back (a sanity check)."""
     port, one_iteration, close = echo_server(contender)
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    quiet: list[socket.socket] = []
     echoed = 0
     try:
         for client in clients:
             client.settimeout(5)  # a round that does not echo fails, it does not hang
         settle(one_iteration, clients)
+        while len(quiet) < idle:  # in batches, so the listener's backlog never fills
+            batch = [
+                socket.create_connection(("127.0.0.1", port))
+                for _ in range(min(100, idle - len(quiet)))
+            ]
+            quiet += batch
+            settle(one_iteration, batch)
         for number in range(WARM_UP_ROUNDS + rounds):
             got = one_round(one_iteration, clients)
             if number >= WARM_UP_ROUNDS:
                 echoed += got
     finally:
-        for client in clients:
+        for client in clients + quiet:
             client.close()
         close()
     return echoed
@@ -168,11 +178,12 @@ def parse_collected(output: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def count_instructions(contender: str, connections: int, rounds: int) -> int:
+def count_instructions(contender: str, connections: int, rounds: int, idle: int) -> int:
     """Instructions the whole process ran (user space), under callgrind."""
     command = [
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, __file__, "--child", contender, str(connections), str(rounds),
+        "--idle", str(idle),
     ]
     env = os.environ | TUNED_MALLOC
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
@@ -181,14 +192,14 @@ def count_instructions(contender: str, connections: int, rounds: int) -> int:
     return parse_collected(done.stderr)
 
 
-def per_echo(contender: str, connections: int, rounds: int) -> float:
+def per_echo(contender: str, connections: int, rounds: int, idle: int = 0) -> float:
     """Instructions per echo: R rounds minus 0 rounds, divided by the echoes."""
-    with_rounds = count_instructions(contender, connections, rounds)
-    without = count_instructions(contender, connections, 0)
+    with_rounds = count_instructions(contender, connections, rounds, idle)
+    without = count_instructions(contender, connections, 0, idle)
     return (with_rounds - without) / (rounds * connections)
 
 
-def markdown(results: dict[int, dict[str, float]], rounds: int, note: str) -> str:
+def markdown(results: dict[int, dict[str, float]], rounds: int, note: str, idle: int = 0) -> str:
     """The table: instructions per echo, and the ratio to asyncio (lower is better)."""
     names = list(next(iter(results.values())))
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -198,7 +209,9 @@ def markdown(results: dict[int, dict[str, float]], rounds: int, note: str) -> st
         f"CPython {platform.python_version()}, {platform.machine()}; valgrind callgrind, user "
         f"space only; {rounds} rounds of 1 KiB echoes minus 0 rounds, one loop iteration per "
         "round (benchmarks/instructions.py). Lower is better; the ratio is to asyncio's count "
-        "in the same row." + (f" {note}" if note else ""),
+        "in the same row."
+        + (f" Beside {idle:,} idle connections, accepted and quiet." if idle else "")
+        + (f" {note}" if note else ""),
         "",
         "| connections | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),
@@ -217,13 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", nargs=3, metavar=("WHO", "N", "ROUNDS"), help=argparse.SUPPRESS)
     parser.add_argument("--connections", default="1,10,100", help="comma-separated counts")
     parser.add_argument("--rounds", type=int, default=1000, help="rounds counted (default 1000)")
+    parser.add_argument("--idle", type=int, default=0, help="quiet connections beside them")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="contenders, comma-separated")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where to write")
     parser.add_argument("--note", default="", help="a note saved with the results")
     args = parser.parse_args(argv)
     if args.child:
         contender, connections, rounds = args.child
-        print(echo_rounds(contender, int(connections), int(rounds)))
+        print(echo_rounds(contender, int(connections), int(rounds), args.idle))
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt install valgrind); nothing counted.")
@@ -236,10 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     for connections in (int(n) for n in args.connections.split(",")):
         results[connections] = {}
         for name in chosen:
-            results[connections][name] = per_echo(name, connections, args.rounds)
+            results[connections][name] = per_echo(name, connections, args.rounds, args.idle)
             print(f"{connections:>5} connections  {name:8} {results[connections][name]:>9,.0f} "
                   "instructions per echo", file=sys.stderr)
-    report = markdown(results, args.rounds, args.note)
+    report = markdown(results, args.rounds, args.note, args.idle)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = args.out / f"instructions-{stamp}.md"

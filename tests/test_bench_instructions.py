@@ -26,6 +26,11 @@ def test_each_round_echoes_every_byte_of_every_connection(contender: str) -> Non
     assert instructions.echo_rounds(contender, connections=3, rounds=5) == 3 * 5 * 1024
 
 
+@pytest.mark.parametrize("contender", list(instructions.CONTENDERS))
+def test_idle_connections_are_accepted_and_stay_quiet(contender: str) -> None:
+    assert instructions.echo_rounds(contender, connections=2, rounds=3, idle=150) == 2 * 3 * 1024
+
+
 def test_the_child_mode_prints_the_bytes_echoed() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / "instructions.py"), "--child", "epoll", "2", "4"],

@@ -226,7 +226,7 @@ def test_tasks_are_listed_from_another_thread_while_the_loop_is_blocked():
     thread.start()
     try:
         for _ in range(200):  # until the blocker runs (the loop cannot tell us: it is blocked)
-            if any(state.name == "blocker" for state in tasks_now(loop)):
+            if any(s.name == "blocker" and s.state == "running" for s in tasks_now(loop)):
                 break
             time.sleep(0.01)
         states = {state.name: state for state in tasks_now(loop)}

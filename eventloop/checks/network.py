@@ -7,7 +7,8 @@ for, or waited for as readable) then pass. Here:
 
 * ``ShortSends``/``ShortSendListener``: connections whose ``send`` takes at most
   1000 bytes per call, as ``send`` may on a busy network.
-* ``connect_in_progress``: an address where a connect stays in progress ~1 s.
+* ``connect_in_progress``: a ``SlowPeer``, where a connect stays in progress ~1 s
+  once ``connect_seen()`` starts its clock.
 * ``watching_connects`` and ``expect_non_blocking_connect``: was the connect
   non-blocking, waited for with ``select`` on writability, its socket closed?
 * ``echo_of``, ``slow_reader``, ``exchange``, ``receive_all``: clients that talk

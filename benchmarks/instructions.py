@@ -24,6 +24,12 @@ loop's engine, ``loop._inner.run_once()``.
     python benchmarks/instructions.py                  # 1, 10, 100 connections, about 3 min
     python benchmarks/instructions.py --connections 10 --rounds 300
     python benchmarks/instructions.py --connections 10 --idle 3000   # does idle cost anything?
+    python benchmarks/instructions.py --udp --connections 20          # UDP echo, 20 flows
+
+With ``--udp`` every "connection" is a UDP flow (a connected client socket) sending to one
+server socket. Each loop reads one datagram per readiness (one ``recvfrom``), so a round
+runs one iteration per flow: chapter 04's ``UDPEchoServer`` (joined to the loop's list, so
+it announces its interest) against asyncio's ``DatagramProtocol``.
 
 Writes ``instructions-<UTC time>.md`` into ``--out`` and prints it. Needs valgrind.
 """
@@ -103,6 +109,74 @@ def echo_server(contender: str) -> tuple[int, Callable[[], None], Callable[[], N
     return listening.sockets[0].getsockname()[1], one_iteration, close_asyncio
 
 
+class DatagramEchoProtocol(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(data, addr)
+
+
+def udp_echo_server(contender: str) -> tuple[int, Callable[[], None], Callable[[], None]]:
+    """As ``echo_server``, for a UDP echo server."""
+    sys.path.insert(0, str(HERE.parent))
+    if contender == "epoll":
+        from eventloop.selectors_loop import SelectorLoop
+        from eventloop.udp import UDPEchoServer
+
+        ours = SelectorLoop(selector="default")
+        server = UDPEchoServer("127.0.0.1", 0, handlers=ours.handlers)
+
+        def close_ours() -> None:
+            server.close()
+            ours.close()
+
+        return server.port, ours.run_once, close_ours
+    if contender == "asyncio":
+        loop: Any = asyncio.new_event_loop()
+        one_iteration = loop._run_once
+    else:
+        from eventloop.aio import EventLoop
+
+        loop = EventLoop()
+        one_iteration = lambda: loop._inner.run_once(None)  # noqa: E731
+    transport, _ = loop.run_until_complete(
+        loop.create_datagram_endpoint(DatagramEchoProtocol, local_addr=("127.0.0.1", 0))
+    )
+
+    def close_asyncio() -> None:
+        transport.close()
+        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.close()
+
+    return transport.get_extra_info("sockname")[1], one_iteration, close_asyncio
+
+
+def udp_rounds(contender: str, flows: int, rounds: int) -> int:
+    """Every flow sends 1 KiB; the loop runs once per datagram; every flow reads its echo.
+    Returns how many bytes came back (a sanity check)."""
+    port, one_iteration, close = udp_echo_server(contender)
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(flows)]
+    echoed = 0
+    try:
+        for client in clients:
+            client.connect(("127.0.0.1", port))
+            client.settimeout(5)  # a lost echo fails the count, it does not hang
+        for number in range(WARM_UP_ROUNDS + rounds):
+            for client in clients:
+                client.send(MESSAGE)
+            for _ in clients:
+                one_iteration()
+            got = sum(len(client.recv(2 * len(MESSAGE))) for client in clients)
+            if number >= WARM_UP_ROUNDS:
+                echoed += got
+    finally:
+        for client in clients:
+            client.close()
+        close()
+    return echoed
+
+
 def echo_rounds(contender: str, connections: int, rounds: int, idle: int = 0) -> int:
     """Run the rounds in this process, beside ``idle`` connections that stay quiet once
     accepted; return how many bytes came back (a sanity check)."""
@@ -178,12 +252,23 @@ def parse_collected(output: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def count_instructions(contender: str, connections: int, rounds: int, idle: int) -> int:
+def count_instructions(
+    contender: str, connections: int, rounds: int, idle: int, udp: bool = False
+) -> int:
     """Instructions the whole process ran (user space), under callgrind."""
     command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, __file__, "--child", contender, str(connections), str(rounds),
-        "--idle", str(idle),
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        contender,
+        str(connections),
+        str(rounds),
+        "--idle",
+        str(idle),
+        *(["--udp"] if udp else []),
     ]
     env = os.environ | TUNED_MALLOC
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
@@ -192,14 +277,18 @@ def count_instructions(contender: str, connections: int, rounds: int, idle: int)
     return parse_collected(done.stderr)
 
 
-def per_echo(contender: str, connections: int, rounds: int, idle: int = 0) -> float:
+def per_echo(
+    contender: str, connections: int, rounds: int, idle: int = 0, udp: bool = False
+) -> float:
     """Instructions per echo: R rounds minus 0 rounds, divided by the echoes."""
-    with_rounds = count_instructions(contender, connections, rounds, idle)
-    without = count_instructions(contender, connections, 0, idle)
+    with_rounds = count_instructions(contender, connections, rounds, idle, udp)
+    without = count_instructions(contender, connections, 0, idle, udp)
     return (with_rounds - without) / (rounds * connections)
 
 
-def markdown(results: dict[int, dict[str, float]], rounds: int, note: str, idle: int = 0) -> str:
+def markdown(
+    results: dict[int, dict[str, float]], rounds: int, note: str, idle: int = 0, udp: bool = False
+) -> str:
     """The table: instructions per echo, and the ratio to asyncio (lower is better)."""
     names = list(next(iter(results.values())))
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -207,13 +296,18 @@ def markdown(results: dict[int, dict[str, float]], rounds: int, note: str, idle:
         f"# Instructions per echo, {when}",
         "",
         f"CPython {platform.python_version()}, {platform.machine()}; valgrind callgrind, user "
-        f"space only; {rounds} rounds of 1 KiB echoes minus 0 rounds, one loop iteration per "
-        "round (benchmarks/instructions.py). Lower is better; the ratio is to asyncio's count "
+        f"space only; {rounds} rounds of 1 KiB {'UDP' if udp else 'TCP'} echoes minus 0 rounds, "
+        + (
+            "every flow sending one datagram per round, one loop iteration per datagram"
+            if udp
+            else "one loop iteration per round"
+        )
+        + " (benchmarks/instructions.py). Lower is better; the ratio is to asyncio's count "
         "in the same row."
         + (f" Beside {idle:,} idle connections, accepted and quiet." if idle else "")
         + (f" {note}" if note else ""),
         "",
-        "| connections | " + " | ".join(names) + " |",
+        f"| {'flows' if udp else 'connections'} | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),
     ]
     for connections, row in results.items():
@@ -234,10 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(CONTENDERS), help="contenders, comma-separated")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where to write")
     parser.add_argument("--note", default="", help="a note saved with the results")
+    parser.add_argument("--udp", action="store_true", help="UDP flows instead of TCP connections")
     args = parser.parse_args(argv)
+    if args.udp and args.idle:
+        parser.error("--idle counts quiet TCP connections; it does not go with --udp")
     if args.child:
         contender, connections, rounds = args.child
-        print(echo_rounds(contender, int(connections), int(rounds), args.idle))
+        if args.udp:
+            print(udp_rounds(contender, int(connections), int(rounds)))
+        else:
+            print(echo_rounds(contender, int(connections), int(rounds), args.idle))
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt install valgrind); nothing counted.")
@@ -250,10 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     for connections in (int(n) for n in args.connections.split(",")):
         results[connections] = {}
         for name in chosen:
-            results[connections][name] = per_echo(name, connections, args.rounds, args.idle)
-            print(f"{connections:>5} connections  {name:8} {results[connections][name]:>9,.0f} "
-                  "instructions per echo", file=sys.stderr)
-    report = markdown(results, args.rounds, args.note, args.idle)
+            count = per_echo(name, connections, args.rounds, args.idle, args.udp)
+            results[connections][name] = count
+            unit = "flows" if args.udp else "connections"
+            print(
+                f"{connections:>5} {unit}  {name:8} {count:>9,.0f} instructions per echo",
+                file=sys.stderr,
+            )
+    report = markdown(results, args.rounds, args.note, args.idle, args.udp)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = args.out / f"instructions-{stamp}.md"

@@ -140,8 +140,7 @@ def serve_epoll(proto: str, counter: WaitCounter) -> int:
     else:
         from eventloop.udp import UDPEchoServer
 
-        server = UDPEchoServer(HOST, 0)
-        loop.handlers.append(server)
+        server = UDPEchoServer(HOST, 0, handlers=loop.handlers)  # joins, and announces
     on_signal(counter)
     ready(server.address[1])
     loop.run()

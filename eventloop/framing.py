@@ -94,10 +94,12 @@ class FramedConnection(TCPConnection):
         self.budget = budget
         self.counted = 0  # how much of the budget this connection's buffer holds
         self.frames = 0  # complete frames received
+        self.pieces = 0  # how many pieces the stream arrived in: one per recv with data
         self.refused = False  # set by frame_error: discard everything from now on
 
     def data_received(self, data: bytes) -> None:
         """Add ``data`` to the buffer and parse what is complete (nothing once refused)."""
+        self.pieces += 1
         if self.refused:
             return
         if not self.budget.has_room_for(len(data)):

@@ -42,7 +42,7 @@ import select
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from eventloop.error_report import report_error
 from eventloop.recorder import Recorder
@@ -63,10 +63,11 @@ class EventHandler(ABC):
     interested", so a receive-only server overrides just two of them.
     """
 
-    announces_interest: ClassVar[bool] = False
+    announces_interest: bool = False
     """True when the handler itself tells its list (``interest_changed``) every time
-    ``wants_to_receive``/``wants_to_send`` may answer differently. Chapter 09's loop
-    then need not ask it again after each call: one less check per event."""
+    ``wants_to_receive``/``wants_to_send`` may answer differently, and leaves the list
+    when it closes. Chapter 09's loop then need not ask it again after each call: one
+    less check per event."""
 
     @abstractmethod
     def fileno(self) -> int:

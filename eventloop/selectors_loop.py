@@ -41,10 +41,14 @@ Handlers that ``send`` eagerly (try ``sock.send`` at once, buffer only what
 did not fit) need no ``modify`` at all in the common case: one ``recv`` and
 one ``send`` per message.
 
-A closed handler is unregistered when it is next re-checked, and a handler
-removed from ``loop.handlers`` is unregistered at once; neither is called
-again. ``register`` never meets ``KeyError: ... is already registered``
-(PITFALL 3): a handler already registered is ``modify``-ed instead.
+A closed handler is unregistered when it is next re-checked (or found ready:
+``poll`` reports a closed descriptor), and a handler removed from
+``loop.handlers`` is unregistered at once; neither is called again. ``epoll``
+forgets a closed descriptor silently, so a handler closed from outside must
+leave ``loop.handlers`` (``TCPConnection`` and a ``UDPServer`` given the list
+do so in ``close()``) or be passed to ``loop.update``. ``register`` never
+meets ``KeyError: ... is already registered`` (PITFALL 3): a handler already
+registered is ``modify``-ed instead.
 
 Production concerns that arrive here: running out of descriptors. Chapter
 05's ``TCPServer`` already refuses a client it cannot accept (``EMFILE``, too
@@ -62,6 +66,7 @@ import errno
 import selectors
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 from eventloop import threads
@@ -90,6 +95,16 @@ SELECTORS: dict[str, str] = {
     "default": "DefaultSelector",
 }
 """The names this module accepts for ``selector=``, and the ``selectors`` class each means."""
+
+
+@dataclass(slots=True)
+class Registration:
+    """What the selector holds for one handler: its fd (the number registered, still
+    right once the socket is closed), the events, and whether it ``announces_interest``."""
+
+    fd: int
+    events: int
+    announces: bool
 
 
 def make_selector(kind: str = "default") -> selectors.BaseSelector:
@@ -125,7 +140,7 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         max_workers: int = 4,
     ) -> None:
         self.selector = make_selector(selector) if isinstance(selector, str) else selector
-        self.registered: dict[int, tuple[EventHandler, int, int]] = {}  # id -> handler, fd, events
+        self.registered: dict[int, Registration] = {}  # id(handler) -> what the selector holds
         self.pending: dict[int, EventHandler] = {}  # handlers whose interest must be re-checked
         self.paused: dict[int, tuple[EventHandler, float]] = {}  # EMFILE: no reading until then
         self.members: set[int] = set()  # ids of the handlers in self.handlers
@@ -135,15 +150,11 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         )
         self.handlers.extend(handlers or ())
 
-    # run_once is chapter 07's, unchanged: get ready, wait, dispatch, run due
-    # timers. What changes are the steps it calls. Getting ready brings the
-    # selector up to date for the pending handlers, and only those (O(changes),
-    # never O(all handlers)); the wait asks the selector; dispatch skips a
-    # handler removed or closed earlier in the iteration and marks the ones
-    # that ran as pending, since their interest may have changed, unless they
-    # announce their changes themselves (``announces_interest``, as
-    # TCPConnection does). Each step does nothing it need not: this method runs
-    # once per iteration, tens of thousands of times a second on a busy server.
+    # run_once is chapter 07's, unchanged: get ready, wait, dispatch, run due timers.
+    # These are its steps, in the selector's terms: getting ready updates the selector
+    # for the pending handlers only (O(changes)); dispatch marks a handler that ran as
+    # pending unless it announces its interest. Each step runs tens of thousands of
+    # times a second on a busy server, so each does nothing it need not.
     def prepare_to_wait(self) -> None:
         """Apply the pending interest changes (most iterations have none)."""
         if self.pending:
@@ -171,8 +182,8 @@ class SelectorLoop(threads.Loop, ReaderMethods):
                 self.iteration,
                 entered,
                 recorder.now(),
-                [fd for _, fd, ev in watched if ev & READ],
-                [fd for _, fd, ev in watched if ev & WRITE],
+                [r.fd for r in watched if r.events & READ],
+                [r.fd for r in watched if r.events & WRITE],
                 [key.fd for key, ev in ready if ev & READ],
                 [key.fd for key, ev in ready if ev & WRITE],
             )
@@ -188,26 +199,34 @@ class SelectorLoop(threads.Loop, ReaderMethods):
     def dispatch(
         self, handler: EventHandler, action: Literal["handle_receive", "handle_send"]
     ) -> None:
-        """Call one handler method, unless it was removed or closed earlier in this iteration."""
-        fd = handler.fileno()
-        if id(handler) not in self.registered or fd < 0:
-            return
-        if not getattr(handler, "announces_interest", False):
+        """Call one handler method, unless it left the loop or closed earlier in this iteration."""
+        registration = self.registered.get(id(handler))
+        if registration is None:
+            return  # removed earlier in this iteration: unregistered at once
+        fd = registration.fd  # no fileno() call per event
+        if not registration.announces:
+            if handler.fileno() < 0:  # closed but still listed (poll reports such fds ready)
+                self.drop(handler, "closed")
+                return
             self.pending[id(handler)] = handler  # it ran: its interest may have changed
         call = getattr(handler, action)
-        try:
-            if self.recorder is None:
-                call()  # the common case: nothing to record, so no call in between
-                return
+        if self.recorder is not None:
             error = call_recorded(
                 call, handler_name(handler), fd, action, self.iteration, self.recorder
             )
-        except (StopLoop, KeyboardInterrupt):
-            raise  # meant for the loop, as in call_recorded
-        except Exception as exc:  # call_recorded catches these itself: here only unrecorded
-            error = exc
-        if error is None:
-            return
+        else:
+            try:
+                call()  # the common case: nothing to record, so no call in between
+                return
+            except (StopLoop, KeyboardInterrupt):
+                raise  # meant for the loop, as in call_recorded
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            self.handler_failed(handler, action, fd, error)
+
+    def handler_failed(self, handler: EventHandler, action: str, fd: int, error: Exception) -> None:
+        """A handler raised: pause it if it ran out of descriptors, else drop it (or raise)."""
         if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
             self.pause(handler, error)
         elif self.on_error == "raise":
@@ -259,13 +278,13 @@ class SelectorLoop(threads.Loop, ReaderMethods):
     def set_interest(self, handler: EventHandler, fd: int, events: int) -> None:
         """Make the selector watch ``fd`` for ``events``: register, modify or unregister."""
         old = self.registered.get(id(handler))
-        if old is not None and old[1:] == (fd, events):
+        if old is not None and old.fd == fd and old.events == events:
             return  # nothing changed: no system call at all
         if events == 0:
             self.unregister(handler)
-        elif old is not None and old[1] == fd:
+        elif old is not None and old.fd == fd:
             self.selector.modify(fd, events, handler)
-            self.registered[id(handler)] = (handler, fd, events)
+            old.events = events
             self.note(f"modify fd {fd} {describe(events)}")
         else:
             self.unregister(handler)
@@ -281,7 +300,8 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         except (OSError, ValueError) as error:
             self.refuse(handler, fd, error)
             return
-        self.registered[id(handler)] = (handler, fd, events)
+        announces = getattr(handler, "announces_interest", False)  # asked once, here
+        self.registered[id(handler)] = Registration(fd, events, announces)
         self.note(f"register fd {fd} {describe(events)}")
 
     def refuse(self, handler: EventHandler, fd: int, error: OSError | ValueError) -> None:
@@ -310,8 +330,8 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         """Stop watching ``handler``'s descriptor (by number: it may be closed already)."""
         old = self.registered.pop(id(handler), None)
         if old is not None:
-            self.selector.unregister(old[1])
-            self.note(f"unregister fd {old[1]}")
+            self.selector.unregister(old.fd)
+            self.note(f"unregister fd {old.fd}")
 
     # --- EMFILE: out of descriptors -----------------------------------------------------------
 

@@ -88,7 +88,7 @@ class TCPConnection(EventHandler):
         self.after_flush: AfterFlush | None = None  # None: nothing to do once flushed
         self.closed = False
         self.bytes_in = self.bytes_out = self.max_buffered = 0
-        self.recv_calls = self.send_calls = self.pauses = 0
+        self.pauses = 0  # times backpressure stopped the reading
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -110,7 +110,6 @@ class TCPConnection(EventHandler):
         except OSError as error:  # usually ConnectionResetError: the peer reset
             self.close(error)
             return
-        self.recv_calls += 1
         # If a hook raises, close this connection, then let the loop report it.
         # Without the close, the loop drops a connection whose protocol raised
         # (even MemoryError), but its socket and buffer stay open until garbage
@@ -144,8 +143,15 @@ class TCPConnection(EventHandler):
         if self.outgoing:  # older bytes are waiting for writability: these go after them
             self.outgoing += data
         else:
-            sent = self.send_some(data)
-            if sent == len(data) or self.closed:
+            try:
+                sent = self.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as error:
+                self.close(error)
+                return
+            self.bytes_out += sent
+            if sent == len(data):
                 return
             self.outgoing += data[sent:]
             self.interest_changed()  # something is queued now: watch for writability
@@ -182,7 +188,6 @@ class TCPConnection(EventHandler):
         except OSError as error:
             self.close(error)
             return 0
-        self.send_calls += 1
         self.bytes_out += sent
         return sent
 

@@ -236,10 +236,12 @@ class Loop:
     def timeout(self, deadline: float | None) -> float | None:
         """How long select may sleep: until the earliest live timer or ``deadline``."""
         timer = self.next_timer() if self._timers else None  # no call at all without timers
-        if timer is None and deadline is None:
+        wake_at = deadline
+        if timer is not None and (wake_at is None or timer.when < wake_at):
+            wake_at = timer.when
+        if wake_at is None:
             return None  # nothing to wake up for: wait for a descriptor as long as it takes
-        wake_at = [t for t in (deadline, timer and timer.when) if t is not None]
-        return max(0.0, min(wake_at) - self.time())
+        return max(0.0, wake_at - self.time())
 
     def run_due_timers(self, scheduled_before: int) -> None:
         """Run the timers due now, earliest first, among those scheduled before this iteration.

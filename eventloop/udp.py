@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import MutableSequence
 from types import TracebackType
 
 from eventloop.blocking import MAX_DATAGRAM, bound_socket  # chapter 01
@@ -39,9 +40,20 @@ class UDPServer(EventHandler):
 
     Two ways to say where: ``UDPEchoServer('127.0.0.1', 15000)``, or the post's (and
     ``socketserver``'s) one address tuple, ``UDPEchoServer(('127.0.0.1', 15000))``.
+
+    Given ``handlers`` (a loop's list), it joins the list, as ``TCPServer`` does, and
+    leaves it when closed. It then announces its interest (``announces_interest``):
+    what it wants never changes, and closing, the one change, is announced by leaving
+    the list. So chapter 09's loop need not re-ask it after every datagram.
     """
 
-    def __init__(self, host: str | tuple[str, int] = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str | tuple[str, int] = "127.0.0.1",
+        port: int = 0,
+        *,
+        handlers: MutableSequence[EventHandler] | None = None,
+    ) -> None:
         if isinstance(host, tuple):
             host, port = address_of(host, port)
         self.sock = bound_socket(socket.SOCK_DGRAM, host, port)
@@ -49,6 +61,10 @@ class UDPServer(EventHandler):
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.requests = 0
         self.dropped_replies = 0  # replies the kernel had no room for (UDP may drop)
+        self.handlers = handlers
+        self.announces_interest = handlers is not None
+        if handlers is not None:
+            handlers.append(self)
 
     @property
     def port(self) -> int:
@@ -73,7 +89,13 @@ class UDPServer(EventHandler):
             self.dropped_replies += 1
 
     def close(self) -> None:
-        """Close the socket; the loop drops this handler before its next select."""
+        """Leave the list it was given, if any, and close the socket.
+
+        Without a list, the loop notices the closed socket itself: chapter 04's before
+        its next ``select``, chapter 09's when it next re-checks this handler.
+        """
+        if self.handlers is not None and self in self.handlers:
+            self.handlers.remove(self)
         self.sock.close()
 
     def __enter__(self) -> UDPServer:

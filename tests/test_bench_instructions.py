@@ -31,6 +31,35 @@ def test_idle_connections_are_accepted_and_stay_quiet(contender: str) -> None:
     assert instructions.echo_rounds(contender, connections=2, rounds=3, idle=150) == 2 * 3 * 1024
 
 
+@pytest.mark.parametrize("contender", list(instructions.CONTENDERS))
+def test_each_udp_round_echoes_every_datagram_of_every_flow(contender: str) -> None:
+    assert instructions.udp_rounds(contender, flows=3, rounds=5) == 3 * 5 * 1024
+
+
+def test_udp_goes_to_the_child_and_idle_does_not_go_with_it() -> None:
+    command = [
+        sys.executable,
+        str(BENCH / "instructions.py"),
+        "--udp",
+        "--child",
+        "epoll",
+        "2",
+        "4",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(2 * 4 * 1024)]
+    with pytest.raises(SystemExit):
+        instructions.main(["--udp", "--idle", "10"])
+
+
+def test_a_udp_table_counts_flows() -> None:
+    table = instructions.markdown({20: {"epoll": 31_377.0, "asyncio": 32_182.0}}, 300, "", udp=True)
+    assert "| flows | epoll | asyncio |" in table
+    assert "| 20 | 31,377 (0.97x) | 32,182 (1.00x) |" in table
+    assert "UDP echoes" in table and "one loop iteration per datagram" in table
+
+
 def test_the_child_mode_prints_the_bytes_echoed() -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / "instructions.py"), "--child", "epoll", "2", "4"],

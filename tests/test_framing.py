@@ -78,7 +78,7 @@ def test_lines_split_across_recvs_and_many_in_one(pair):
     handlers, lines = serve(Lines, left)
     feed(handlers, lines, [b"he", b"llo\nwor", b"ld\r\none\ntwo\nthr", b"ee\n"], right)
     assert lines.lines == [b"hello", b"world", b"one", b"two", b"three"]
-    assert lines.recv_calls == 4 and lines.frames == 5
+    assert lines.pieces == 4 and lines.frames == 5
     assert recv_exactly(right, 26) == b"HELLO\nWORLD\nONE\nTWO\nTHREE\n"
     lines.close()
 

@@ -410,6 +410,78 @@ def test_update_marks_a_handler_for_re_checking(loop: SelectorLoop) -> None:
         assert loop.run(max_iterations=2, duration=TIMEOUT) == "stopped"
 
 
+def test_a_udp_server_that_joins_the_list_is_asked_its_interest_once(
+    loop: SelectorLoop, udp_client
+) -> None:
+    asked: Counter[str] = Counter()
+
+    class CountingEcho(UDPEchoServer):
+        def wants_to_receive(self) -> bool:
+            asked["joined" if self.announces_interest else "listed"] += 1
+            return True
+
+    with CountingEcho(handlers=loop.handlers) as joined, CountingEcho() as listed:
+        loop.handlers.append(listed)  # the post's way: the server does not know its list
+        for n in range(5):
+            udp_client.sendto(b"a", joined.address)
+            udp_client.sendto(b"b", listed.address)
+            loop.run(until=lambda n=n: joined.requests > n < listed.requests, duration=TIMEOUT)
+            assert sorted(udp_client.recv(10) for _ in range(2)) == [b"a", b"b"]
+    assert asked["joined"] == 1  # when it was registered, never again
+    assert asked["listed"] >= 5  # registered, then re-asked after each datagram but the last
+
+
+def test_a_udp_server_that_joins_the_list_leaves_it_when_closed(loop: SelectorLoop) -> None:
+    server = UDPEchoServer(handlers=loop.handlers)
+    fd = server.fileno()
+    loop.call_later(0.01, server.close)  # closed from outside: by a timer
+    assert loop.run(duration=TIMEOUT) == "no handlers"
+    assert server not in loop.handlers
+    assert f"note: unregister fd {fd}" in loop.recorder.trace()
+
+
+def test_a_joined_udp_server_that_closes_itself_is_never_called_again(
+    loop: SelectorLoop, udp_client
+) -> None:
+    class OneReply(UDPEchoServer):
+        def handle_receive(self) -> None:
+            super().handle_receive()
+            self.close()
+
+    server = OneReply(handlers=loop.handlers)
+    udp_client.sendto(b"one", server.address)
+    udp_client.sendto(b"two", server.address)
+    assert loop.run(duration=TIMEOUT) == "no handlers"
+    assert server.requests == 1 and udp_client.recv(10) == b"one"
+
+
+def test_poll_reports_a_handler_closed_behind_the_loops_back_and_the_loop_drops_it() -> None:
+    with SelectorLoop(selector="poll", recorder=Recorder()) as loop:
+        a, b = socket.socketpair()
+        with a, b:
+            loop.handlers.append(SocketReader(a))  # does not announce: closing is not told
+            loop.call_later(0.01, a.close)
+            assert loop.run(duration=TIMEOUT) == "no handlers"  # not a spin until the deadline
+        assert loop.iteration < 10
+        assert "note: dropped SocketReader: closed" in loop.recorder.trace()
+
+
+def test_epoll_cannot_see_a_closed_descriptor_so_closing_from_outside_needs_update(
+    loop: SelectorLoop,
+) -> None:
+    a, b = socket.socketpair()
+    still_listed = []
+    with a, b:
+        reader = SocketReader(a)
+        loop.handlers.append(reader)
+        loop.call_later(0.01, a.close)  # the kernel forgets the fd: no event will ever come
+        loop.call_later(0.1, lambda: still_listed.append(reader in loop.handlers))
+        loop.call_later(0.1, loop.update, reader)  # "its answer changed": re-checked, dropped
+        assert loop.run(duration=TIMEOUT) == "no handlers"
+    assert still_listed == [True]
+    assert "note: dropped SocketReader: closed" in loop.recorder.trace()
+
+
 # --- production concerns: FD_SETSIZE, EMFILE, fairness, leaks ---------------------------------
 
 

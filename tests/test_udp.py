@@ -116,6 +116,18 @@ def test_closing_is_safe_and_the_loop_then_refuses_the_closed_server():
         event_loop([echo], max_iterations=1)
 
 
+def test_given_a_list_the_server_joins_it_announces_and_leaves_it_when_closed(udp_client):
+    handlers: list = []
+    with UDPEchoServer(handlers=handlers) as echo, UDPTimeServer() as clock:
+        assert handlers == [echo]
+        assert echo.announces_interest and not clock.announces_interest
+        udp_client.sendto(b"joined", echo.address)
+        event_loop(handlers, until=lambda: echo.requests, duration=2)
+        assert udp_client.recv(100) == b"joined"
+    assert handlers == [] and echo.fileno() == -1
+    assert event_loop(handlers, duration=2) == "no handlers"
+
+
 def test_binding_a_port_in_use_raises_and_leaks_nothing():
     with UDPEchoServer() as first:
         with pytest.raises(OSError) as caught:

@@ -33,7 +33,13 @@ class Watcher(EventHandler):
     Guarantee: it wants to receive exactly while a reader callback is set,
     and to send exactly while a writer callback is set; each ready event
     calls its callback once.
+
+    It announces its interest: its callbacks change only through ``ReaderMethods``,
+    which tells the loop each time (``update``, or joining and leaving the list), so
+    chapter 09's loop need not re-ask it after every event.
     """
+
+    announces_interest = True
 
     def __init__(self, fd: int) -> None:
         self.fd = fd

@@ -53,3 +53,23 @@ def test_replacing_a_reader_keeps_one_watcher() -> None:
         assert calls == ["second"]
         assert sum(1 for h in loop.handlers if h is not loop.waker) == 1
         loop.remove_reader(a.fileno())
+
+
+def test_a_watcher_is_asked_its_interest_only_when_its_callbacks_change(monkeypatch) -> None:
+    from eventloop.readers import Watcher
+
+    asked: list[int] = []
+    wants = Watcher.wants_to_receive
+    monkeypatch.setattr(Watcher, "wants_to_receive", lambda w: asked.append(w.fd) or wants(w))
+    a, b = socket.socketpair()
+    with a, b, SelectorLoop() as loop:
+        got: list[bytes] = []
+        loop.add_reader(a.fileno(), lambda: got.append(a.recv(10)))
+        for n in range(5):
+            b.send(b"%d" % n)
+            loop.run(until=lambda n=n: len(got) > n, duration=2)
+        assert asked == [a.fileno()]  # when it was registered; the 5 reads asked nothing
+        loop.add_reader(a.fileno(), lambda: None)  # a change: the loop hears of it, asks again
+        loop.run(max_iterations=1, duration=0.05)
+        assert asked == [a.fileno()] * 2
+        loop.remove_reader(a.fileno())

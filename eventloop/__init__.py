@@ -16,6 +16,7 @@ The stages, in course order:
     selectors_loop  09  poll/epoll via selectors, persistent registration
     handler_list    09  a list of handlers that tells its loop what changed
     readers         09  add_reader/add_writer: callbacks on descriptors, asyncio's vocabulary
+    emfile          09  out of descriptors (EMFILE): pause a handler's reading, do not drop it
     coroutines      10  Future and Task: async/await on our own loop
     awaitables      10  sleep, socket operations, wait_for, gather, as coroutines
     aio             11  our loop as an asyncio event loop: asyncio programs run on it
@@ -29,7 +30,7 @@ EventHandler contract), and from there three branches grow.
                        -> framing (06)        ... then messages on them
                   -> timers (07)              the loop itself, as one object ...
                        -> threads (08)
-                            -> selectors_loop, readers (09)
+                            -> selectors_loop, readers, emfile (09)
                                  -> coroutines, awaitables (10)
                                  -> aio (11)
                                       -> observe (12)

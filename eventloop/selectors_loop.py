@@ -35,27 +35,24 @@ wait when it**
 So a ``TCPConnection.send()`` made by *another* handler, a timer or a
 callback (a chat server's broadcast) still gets its data out: if the kernel
 takes only part of it, the connection tells the loop, which then watches it
-for writing. Other code that changes some handler's answer from outside must
-call ``loop.update(handler)``; without it the loop keeps the old interest.
-Handlers that ``send`` eagerly (try ``sock.send`` at once, buffer only what
+for writing. Other code that changes a handler's answer from outside, or
+closes it, must call ``loop.update(handler)`` (or remove it from the list):
+without it the loop keeps the old interest, and ``epoll`` forgets a closed
+descriptor silently. Eager sends (try ``sock.send`` at once, buffer only what
 did not fit) need no ``modify`` at all in the common case: one ``recv`` and
 one ``send`` per message.
 
-A closed handler is unregistered when it is next re-checked (or found ready:
-``poll`` reports a closed descriptor), and a handler removed from
-``loop.handlers`` is unregistered at once; neither is called again. ``epoll``
-forgets a closed descriptor silently, so a handler closed from outside must
-leave ``loop.handlers`` (``TCPConnection`` and a ``UDPServer`` given the list
-do so in ``close()``) or be passed to ``loop.update``. ``register`` never
-meets ``KeyError: ... is already registered`` (PITFALL 3): a handler already
-registered is ``modify``-ed instead.
+A handler removed from ``loop.handlers`` is unregistered at once, a closed one
+when it is next re-checked or found ready (``poll`` reports a closed
+descriptor); neither is called again. One already registered is ``modify``-ed,
+never registered twice (``KeyError: ... is already registered``, PITFALL 3).
 
 Production concerns that arrive here: running out of descriptors. Chapter
 05's ``TCPServer`` already refuses a client it cannot accept (``EMFILE``, too
 many open files); any other handler that lets ``EMFILE`` or ``ENFILE`` escape
 is paused (no reading) until a descriptor is freed or ``EMFILE_RETRY``
 passes, instead of being dropped like a handler that raises, or spinning on a
-readiness it cannot serve. Fairness: each ready handler gets at most one
+readiness it cannot serve (``emfile``). Fairness: each ready handler gets at most one
 ``handle_receive`` per iteration, so one busy client cannot starve the others
 (the handlers read once per call: a bounded ``recv``).
 """
@@ -70,6 +67,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from eventloop import threads
+from eventloop.emfile import PauseOnEMFILE
 from eventloop.handler_list import HandlerList
 from eventloop.handlers import (
     FD_SETSIZE,
@@ -83,9 +81,6 @@ from eventloop.readers import ReaderMethods, Watcher
 from eventloop.recorder import Recorder
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-EMFILE_RETRY = 0.1
-"""Seconds a handler that hit ``EMFILE`` waits before it may read again (if no fd is freed)."""
 
 SELECTORS: dict[str, str] = {
     "select": "SelectSelector",
@@ -121,7 +116,7 @@ def interest(handler: EventHandler) -> int:
     return (READ if handler.wants_to_receive() else 0) | (WRITE if handler.wants_to_send() else 0)
 
 
-class SelectorLoop(threads.Loop, ReaderMethods):
+class SelectorLoop(threads.Loop, ReaderMethods, PauseOnEMFILE):
     """Chapter 08's loop (timers, ``call_soon_threadsafe``, ``run_in_executor``),
     waiting in a ``selectors`` selector with persistent registration.
 
@@ -332,27 +327,6 @@ class SelectorLoop(threads.Loop, ReaderMethods):
         if old is not None:
             self.selector.unregister(old.fd)
             self.note(f"unregister fd {old.fd}")
-
-    # --- EMFILE: out of descriptors -----------------------------------------------------------
-
-    def pause(self, handler: EventHandler, error: OSError) -> None:
-        """Stop reading ``handler`` (a listener that cannot accept) until an fd is freed,
-        or until ``EMFILE_RETRY`` passes: a timer wakes the loop then, to try again."""
-        self.paused[id(handler)] = (handler, self.time() + EMFILE_RETRY)
-        self.pending[id(handler)] = handler
-        self.call_later(EMFILE_RETRY, self.resume_paused)
-        self.note(f"paused {handler_name(handler)}: {error.strerror or error}")
-
-    def resume_paused(self, now: bool = False) -> None:
-        """Let paused handlers read again once a descriptor was freed or time passed."""
-        if not self.paused:
-            return
-        clock = self.time()
-        for key, (handler, until) in list(self.paused.items()):
-            if now or clock >= until:
-                del self.paused[key]
-                self.pending[key] = handler
-                self.note(f"resumed {handler_name(handler)}")
 
     def close(self) -> None:
         """Shut the thread pool and the waker down, then close the selector."""

@@ -20,11 +20,11 @@ from functools import partial
 
 import pytest
 
+from eventloop.emfile import EMFILE_RETRY
 from eventloop.handler_list import HandlerList
 from eventloop.handlers import EventHandler, StopLoop
 from eventloop.recorder import Recorder
 from eventloop.selectors_loop import (
-    EMFILE_RETRY,
     READ,
     WRITE,
     SelectorLoop,

@@ -163,7 +163,6 @@ def stop_reason(
     max_iterations: int | None,
     until: Callable[[], bool] | None,
     deadline: float | None,
-    *,
     idle: bool | None = None,
 ) -> StopReason | None:
     """The first stop condition that holds before an iteration, or None.

@@ -170,8 +170,9 @@ class Loop:
             done = self.iteration - first
             reason = "stopped" if self._stopping else None
             if reason is None:  # the deadline is checked here, on the loop's own clock
+                # all arguments by position: a call with keywords costs more, every iteration
                 reason = stop_reason(
-                    self.handlers, done, max_iterations, until, None, idle=self.is_idle()
+                    self.handlers, done, max_iterations, until, None, self.is_idle()
                 )
             if reason is None and deadline is not None and self.time() >= deadline:
                 reason = "duration"

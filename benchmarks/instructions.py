@@ -70,6 +70,17 @@ class EchoProtocol(asyncio.Protocol):
         self.transport.write(data)
 
 
+def asyncio_loop(contender: str) -> tuple[Any, Callable[[], None]]:
+    """An asyncio event loop, and one iteration of it: asyncio's own, or chapter 11's."""
+    if contender == "asyncio":
+        loop = asyncio.new_event_loop()
+        return loop, loop._run_once
+    from eventloop.aio import EventLoop
+
+    ours = EventLoop()
+    return ours, lambda: ours._inner.run_once(None)
+
+
 def echo_server(contender: str) -> tuple[int, Callable[[], None], Callable[[], None]]:
     """Start a server: (its port, one iteration of its loop, close everything)."""
     sys.path.insert(0, str(HERE.parent))
@@ -89,14 +100,7 @@ def echo_server(contender: str) -> tuple[int, Callable[[], None], Callable[[], N
 
         ours.run(duration=0.2)  # nothing to accept yet: a short, bounded first run
         return server.address[1], ours.run_once, close_ours
-    if contender == "asyncio":
-        loop: Any = asyncio.new_event_loop()
-        one_iteration = loop._run_once
-    else:
-        from eventloop.aio import EventLoop
-
-        loop = EventLoop()
-        one_iteration = lambda: loop._inner.run_once(None)  # noqa: E731
+    loop, one_iteration = asyncio_loop(contender)
     listening = loop.run_until_complete(
         loop.create_server(EchoProtocol, "127.0.0.1", 0, backlog=1024)
     )
@@ -132,14 +136,7 @@ def udp_echo_server(contender: str) -> tuple[int, Callable[[], None], Callable[[
             ours.close()
 
         return server.port, ours.run_once, close_ours
-    if contender == "asyncio":
-        loop: Any = asyncio.new_event_loop()
-        one_iteration = loop._run_once
-    else:
-        from eventloop.aio import EventLoop
-
-        loop = EventLoop()
-        one_iteration = lambda: loop._inner.run_once(None)  # noqa: E731
+    loop, one_iteration = asyncio_loop(contender)
     transport, _ = loop.run_until_complete(
         loop.create_datagram_endpoint(DatagramEchoProtocol, local_addr=("127.0.0.1", 0))
     )

@@ -233,6 +233,8 @@ class SelectorLoop(threads.Loop, ReaderMethods, PauseOnEMFILE):
 
     def is_idle(self) -> bool:
         """Nothing left: no handler but the waker, no timer, no job; O(1), unlike a scan."""
+        if len(self.members) > 1:
+            return False  # a busy server's answer, asked twice per iteration: found at once
         others = len(self.members) - (id(self.waker) in self.members)
         return not others and not self._jobs and self.next_timer() is None
 

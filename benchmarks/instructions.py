@@ -15,7 +15,8 @@ is the cost of one echo: the loop's Python work plus the client's (the same for
 every contender). It does not include the kernel's work, which valgrind cannot
 see; every contender makes the same system calls (one ``recv`` and one ``send``
 per echo, one ``epoll_wait`` per iteration). The count repeats to within 0.5%
-from run to run, whatever else the machine is doing.
+from run to run at 10 and 100 connections, whatever else the machine is doing (at 1
+connection, where each round is a whole iteration, within 3-4%).
 
 One iteration is: chapter 09's ``SelectorLoop.run_once()``; asyncio's
 ``loop._run_once()`` (private, but it is exactly one iteration); our asyncio

@@ -62,9 +62,13 @@ class UDPServer(EventHandler):
         self.requests = 0
         self.dropped_replies = 0  # replies the kernel had no room for (UDP may drop)
         self.handlers = handlers
-        self.announces_interest = handlers is not None
         if handlers is not None:
             handlers.append(self)
+
+    @property  # type: ignore[override]
+    def announces_interest(self) -> bool:
+        """True when it was given its list: then closing, its one change, is announced."""
+        return self.handlers is not None
 
     @property
     def port(self) -> int:

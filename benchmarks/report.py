@@ -12,8 +12,12 @@ The rules, in one place:
   the load generator, not the server.
 * A **ratio** compares medians measured in the same run and the same cell, and is quoted
   only when both sides are server-bound.
+* Beside each quotable ratio, the **median of paired ratios** (repetition *i* against the
+  baseline's repetition *i*) with a 95% interval that assumes nothing about the noise
+  (``intervals.py``). It says whether a difference is larger than the run's noise.
 * A **target** is met or missed only on quotable numbers; otherwise it is "undecided",
-  with the reason. Targets are reported, never tuned for.
+  with the reason. Its verdict also says whether the intervals put it beyond the noise.
+  Targets are reported, never tuned for.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from intervals import MIN_PAIRS, Interval, median_interval, paired_ratios
 
 SERVER_BOUND_CPU = 0.9
 """Share of one core the server must use for its throughput to measure the server."""
@@ -128,11 +134,25 @@ def measured(result: Result | None) -> bool:
 
 
 def add_ratios(cell: dict[str, Any], baseline: str = BASELINE) -> None:
-    """Give every contender of a cell its ratio to the baseline of the same cell."""
+    """Give every contender of a cell its ratio to the baseline of the same cell.
+
+    Where the ratio is quotable, also the median of the paired ratios and its interval
+    (``paired``; None with fewer than 6 repetitions).
+    """
     base = cell["results"].get(baseline)
     for result in cell["results"].values():
         if measured(result):
             result["ratio"], result["ratio_note"] = ratio(result, base)
+            result["paired"] = None
+            if result["ratio"] is not None and result is not base:
+                interval = median_interval(paired_ratios(result["runs"], base["runs"]))
+                result["paired"] = None if interval is None else interval.as_dict()
+
+
+def paired(result: Result | None) -> Interval | None:
+    """The paired-ratio interval saved in a result, if it has one."""
+    saved = (result or {}).get("paired")
+    return Interval(**saved) if saved else None
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -204,11 +224,55 @@ def evaluate_target(target: dict[str, Any], cells: Sequence[dict[str, Any]]) -> 
     parts = [", ".join(f"{cid} {v:.2f}x" for cid, v in values)]
     parts += [f"{reason}: {', '.join(ids)}" for reason, ids in undecided.items()]
     detail = "; ".join(filter(None, parts))
+    quoted = {cell_id for cell_id, _ in values}
+    intervals = {
+        cell["id"]: median_interval(paired_ratios(
+            cell["results"][target["contender"]]["runs"], cell["results"][target["versus"]]["runs"]
+        ))
+        for cell in chosen if cell["id"] in quoted
+    }
     return {
         "id": target["id"], "text": target["text"], "status": status,
         "value": None if worst is None else round(worst[1], 3),
         "detail": detail or "no cell of this workload was run",
+        "noise": beyond_noise(status, values, intervals, target["threshold"]),
     }
+
+
+def beyond_noise(
+    status: str,
+    values: list[tuple[str, float]],
+    intervals: dict[str, Interval | None],
+    threshold: float,
+) -> str:
+    """Whether the paired intervals confirm a verdict, or the run's noise could have made it.
+
+    A "met" is confirmed when every cell's interval lies at or above the threshold; a
+    "missed" when every cell below it has its whole interval below it.
+    """
+    if status == "met":
+        doubtful = [cid for cid, _ in values if not above(intervals.get(cid), threshold)]
+    elif status == "missed":
+        doubtful = [
+            cid for cid, v in values if v < threshold and not below(intervals.get(cid), threshold)
+        ]
+    else:
+        return "-"
+    if not doubtful:
+        return "yes"
+    shown = []
+    for cid in doubtful:
+        interval = intervals.get(cid)
+        shown.append(f"{cid} {interval.shown() if interval else '(fewer than 6 repetitions)'}")
+    return "no, within noise: " + ", ".join(shown)
+
+
+def above(interval: Interval | None, threshold: float) -> bool:
+    return interval is not None and interval.low >= threshold
+
+
+def below(interval: Interval | None, threshold: float) -> bool:
+    return interval is not None and interval.high < threshold
 
 
 def evaluate_idle_target(target: dict[str, Any], cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -283,6 +347,26 @@ def throughput_cell(result: Result | None) -> str:
     return f"{shown} ({note})" if note else shown
 
 
+PAIRED_NOTE = (
+    "Repetition i of a contender over repetition i of asyncio (measured moments apart); "
+    "the median of those ratios, and the range that holds the true median "
+    "with at least 95% probability (the sign test's interval, benchmarks/intervals.py). A range "
+    "entirely above 1.00 is faster beyond this run's noise; one that spans 1.00 cannot be told "
+    "apart from asyncio here."
+)
+
+
+def paired_cell(result: Result | None) -> str:
+    """One entry of the 'how sure' table: median of paired ratios [interval], or why none."""
+    interval = paired(result)
+    if interval is not None:
+        return interval.shown()
+    if measured(result) and result.get("ratio") is not None:  # type: ignore[union-attr]
+        if result.get("repetitions", 0) < MIN_PAIRS:  # type: ignore[union-attr]
+            return "too few repetitions"
+    return "-"  # the baseline itself, or no ratio to be sure of
+
+
 def cpu_cell(result: Result | None) -> str:
     if not measured(result):
         return "-"
@@ -323,8 +407,10 @@ def markdown(doc: Document) -> str:
         "",
         f"Method: servers and {config['client_processes']} client processes on 127.0.0.1 "
         f"({load_generator(config)}); "
-        f"closed loop (one message in flight per connection); {config['repetitions']} "
-        f"interleaved repetitions of {config['duration']} s after {config['warmup']} s of warm-up; "
+        f"{pinned(config)}closed loop (one message in flight per connection); "
+        f"{config['repetitions']} "
+        f"interleaved repetitions{ORDERS.get(config.get('order', 'fixed'), '')} of "
+        f"{config['duration']} s after {config['warmup']} s of warm-up; "
         f"medians. Ratios are to `{doc['config']['baseline']}` in the same cell of the same run, "
         f"quoted only when both servers used at least {config['server_bound_cpu']:.0%} of a core. "
         f"Otherwise the cell says 'client-bound' (the clients and other programs used the rest "
@@ -359,10 +445,19 @@ def markdown(doc: Document) -> str:
             ([f"{cell['idle']:,}", *(iteration_cell(cell["results"].get(n)) for n in names)]
              for cell in idle),
         )
+    if any(paired(r) for cell in doc["cells"] for r in cell["results"].values()):
+        lines += ["", "## How sure: paired ratios to tuned asyncio, with a 95% interval", "",
+                  PAIRED_NOTE, ""]
+        lines += table(
+            ["cell", *names],
+            ([cell["title"], *(paired_cell(cell["results"].get(n)) for n in names)]
+             for cell in doc["cells"] if cell["workload"] != "idle"),
+        )
     lines += ["", "## Targets (reported, never tuned for)", ""]
     lines += table(
-        ["target", "status", "worst value", "detail"],
-        ([t["text"], t["status"], fmt(t["value"]), t["detail"]] for t in doc["targets"]),
+        ["target", "status", "worst value", "beyond noise?", "detail"],
+        ([t["text"], t["status"], fmt(t["value"]), t.get("noise", "-"), t["detail"]]
+         for t in doc["targets"]),
     )
     skipped = []
     for cell in doc["cells"]:
@@ -378,6 +473,19 @@ def markdown(doc: Document) -> str:
     if skipped:
         lines += ["", "## Not measured, and why", "", *skipped]
     return "\n".join(lines) + "\n"
+
+
+def pinned(config: dict[str, Any]) -> str:
+    """The method's words for ``--pin``: which cores the server and the clients ran on."""
+    cores = config.get("pinned")
+    if not cores:
+        return ""
+    clients = ", ".join(str(c) for c in cores["clients"])
+    return f"server pinned to core {cores['server'][0]}, clients to core(s) {clients}; "
+
+
+ORDERS = {"alternating": " (order reversed every other one)", "fixed": " (same order each time)"}
+"""How the contenders took turns: runs saved before alternation kept one order."""
 
 
 def load_generator(config: dict[str, Any]) -> str:

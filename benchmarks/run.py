@@ -13,13 +13,18 @@ How it measures (see ``benchmarks/README.md`` for why):
   closed loop, one message in flight per connection: ``echo_client.c``, compiled
   on first use with ``cc -O2`` into ``benchmarks/.build/``, or ``clients.py``
   when there is no C compiler (``--client``; the report says which ran).
-* Every contender of a cell runs in the same invocation, interleaved
-  (A B C A B C ...), for several repetitions. A cell's number is the median;
-  ratios are to tuned asyncio in the same cell of the same run.
+* Every contender of a cell runs in the same invocation, interleaved, in an
+  order reversed every other repetition (A B C C B A A B C ...). A cell's number
+  is the median; ratios are to tuned asyncio in the same cell of the same run.
+  With 6 repetitions or more, the report also gives the median of the paired
+  ratios (repetition i against asyncio's repetition i) with a 95% interval
+  (``intervals.py``): whether a difference is larger than the run's noise.
 * Each run reads the server's CPU time and loop iterations at the start and the
   end of the window (``SIGUSR1``), and the clients' CPU time. A server below
   90% of a core was starved by its clients: that cell says "client-bound"
   (or "latency-bound" when the machine had CPU to spare) instead of a ratio.
+* ``--pin`` (Linux) keeps the server on one core and the clients on the others,
+  so that no client takes the server's core and the scheduler never moves it.
 * Everything is bounded: fixed durations, timeouts on every wait, every process
   terminated in ``finally``.
 
@@ -212,6 +217,8 @@ class Config:
     quick: bool
     generator: LoadGenerator
     setup_timeout: float = 60.0
+    server_cpus: set[int] | None = None  # --pin: the server's core; None: wherever the OS likes
+    client_cpus: set[int] | None = None  # --pin: the clients' cores
 
 
 # --- child processes ---------------------------------------------------------------------------
@@ -311,12 +318,16 @@ class Server:
         return waits, float(words[2]), asked, busy
 
 
-def start_servers(contenders: list[Contender], proto: str) -> tuple[dict[str, Server], dict]:
+def start_servers(
+    contenders: list[Contender], proto: str, cpus: set[int] | None = None
+) -> tuple[dict[str, Server], dict]:
     """Start every server at once; return the running ones and the reasons the others are not."""
     children = {
         c.name: Child.start(f"{c.name} server", [str(HERE / "servers.py"), c.name, proto], c.env())
         for c in contenders
     }
+    for child in children.values():
+        pin(child, cpus)
     running: dict[str, Server] = {}
     missing: dict[str, dict[str, Any]] = {}
     for contender in contenders:
@@ -338,6 +349,29 @@ def start_servers(contenders: list[Contender], proto: str) -> tuple[dict[str, Se
 # --- one measurement ----------------------------------------------------------------------------
 
 
+def pin(child: Child, cpus: set[int] | None) -> None:
+    """Keep ``child`` on ``cpus`` (``--pin``); it has only just started, before any measuring."""
+    if cpus:
+        os.sched_setaffinity(child.popen.pid, cpus)
+
+
+def pinning(wanted: bool) -> tuple[set[int] | None, set[int] | None]:
+    """``--pin``: the server on the first usable core, every client on the others.
+
+    Then no client ever takes the server's core from it, and the scheduler never moves
+    the server: the server can keep its core busy, and what it does is all it measures.
+    Linux only (``os.sched_setaffinity``), with two cores at least.
+    """
+    if not wanted:
+        return None, None
+    if not hasattr(os, "sched_setaffinity"):
+        raise SystemExit("--pin needs os.sched_setaffinity (Linux); run without it here")
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit(f"--pin needs two cores at least; this process may use {len(cores)}")
+    return {cores[0]}, set(cores[1:])
+
+
 def split(total: int, parts: int) -> list[int]:
     """``total`` connections over at most ``parts`` client processes, none empty."""
     parts = max(1, min(parts, total))
@@ -354,6 +388,7 @@ def measure(server: Server, cell: Cell, config: Config) -> dict[str, Any]:
             idle = Child.start("idle client", [script, "idle", *common,
                                                "--connections", str(cell.idle)])
             helpers.append(idle)
+            pin(idle, config.client_cpus)
             idle.expect(("READY",), config.setup_timeout + 5)
         clients = []
         for count in split(cell.connections, config.clients):
@@ -363,6 +398,7 @@ def measure(server: Server, cell: Cell, config: Config) -> dict[str, Any]:
                 "--duration", str(config.duration),
             ], program=config.generator.command))
             helpers.append(clients[-1])
+            pin(clients[-1], config.client_cpus)
         for client in clients:
             client.expect(("READY",), config.setup_timeout + 5)
         t0 = time.monotonic() + 0.05
@@ -442,12 +478,12 @@ def run_cell(cell: Cell, contenders: list[Contender], config: Config, log: IO[st
             results[contender.name] = {"status": "skipped", "reason": reason}
         else:
             todo.append(contender)
-    servers, missing = start_servers(todo, cell.proto)
+    servers, missing = start_servers(todo, cell.proto, config.server_cpus)
     results |= missing
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     try:
         for repetition in range(config.repetitions):
-            for name, server in servers.items():
+            for name, server in in_turn(servers, repetition):
                 outcome = measure(server, cell, config)
                 runs[name].append(outcome)
                 shown = (outcome.get("error") or
@@ -471,6 +507,16 @@ def run_cell(cell: Cell, contenders: list[Contender], config: Config, log: IO[st
                 "results": ordered}
     report.add_ratios(cell_doc)
     return cell_doc
+
+
+def in_turn(servers: dict[str, Server], repetition: int) -> list[tuple[str, Server]]:
+    """The order of one repetition: A B C, then C B A, and so on.
+
+    A contender that always ran first (or always right after the same neighbour)
+    could gain or lose from it every time; alternating spreads that over all.
+    """
+    order = list(servers.items())
+    return order if repetition % 2 == 0 else order[::-1]
 
 
 def usable_cores() -> int:
@@ -501,8 +547,9 @@ def machine_info() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     generator = load_generator(args.client)
     print(f"load generator: {generator.kind} ({generator.detail})", file=sys.stderr, flush=True)
+    server_cpus, client_cpus = pinning(args.pin)
     config = Config(args.duration, args.warmup, args.repetitions, args.clients, args.quick,
-                    generator)
+                    generator, server_cpus=server_cpus, client_cpus=client_cpus)
     contenders = [c for c in CONTENDERS if not args.only or c.name in args.only]
     wanted = set(args.cells) if args.cells else (QUICK_CELLS if args.quick else None)
     machine = machine_info()
@@ -530,7 +577,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                    "repetitions": config.repetitions, "client_processes": config.clients,
                    "client": generator.kind, "client_detail": generator.detail,
                    "server_bound_cpu": report.SERVER_BOUND_CPU, "baseline": report.BASELINE,
-                   "malloc_tuned": TUNED_MALLOC},
+                   "malloc_tuned": TUNED_MALLOC, "order": "alternating",
+                   "pinned": None if server_cpus is None else {
+                       "server": sorted(server_cpus), "clients": sorted(client_cpus or ())}},
         "contenders": [{"name": c.name, "description": c.description,
                         "malloc": "tuned" if c.tuned_malloc else "stock"} for c in contenders],
         "cells": cells,
@@ -574,6 +623,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client", choices=["auto", "c", "python"], default="auto",
                         help="load generator: the compiled echo_client.c, clients.py, or auto "
                              "(C when it builds, else Python; the report says which ran)")
+    parser.add_argument("--pin", action="store_true",
+                        help="Linux: the server on one core, the clients on the others")
     parser.add_argument("--only", type=lambda s: s.split(","), help="contenders, comma-separated")
     parser.add_argument("--cells", type=lambda s: s.split(","), help="cell ids, comma-separated")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where to write")

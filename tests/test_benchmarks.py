@@ -396,6 +396,102 @@ def test_idle_target_compares_cost_per_iteration() -> None:
     assert missing["status"] == "undecided"
 
 
+def repeated(echoes_per_s: list[float], server_cpu: float = 0.99) -> dict:
+    """A measured result with one run per repetition, as run_cell saves it."""
+    runs = [{"echoes_per_s": e, "server_cpu": server_cpu, "client_cpu": 0.8, "echoes": int(e),
+             "waits": int(e) // 2, "cpu_seconds": 1.0} for e in echoes_per_s]
+    return {"status": "measured", "reason": None, "runs": runs, **report.summarize(runs)}
+
+
+BASE_RUNS = [50_000.0, 60_000.0, 40_000.0, 55_000.0, 45_000.0, 52_000.0, 48_000.0]
+
+
+def test_add_ratios_gives_paired_intervals_only_where_a_ratio_is_quoted() -> None:
+    faster = [b * f for b, f in zip(BASE_RUNS, (1.10, 1.12, 1.08, 1.15, 1.09, 1.11, 1.13))]
+    cell = {"results": {"asyncio": repeated(BASE_RUNS), "epoll": repeated(faster),
+                        "select": repeated(faster, server_cpu=0.5),
+                        "few": repeated(faster[:5])}}
+    report.add_ratios(cell)
+    results = cell["results"]
+    epoll = report.paired(results["epoll"])
+    assert epoll is not None
+    assert (epoll.median, epoll.low, epoll.high) == pytest.approx((1.11, 1.08, 1.15))
+    assert report.paired_cell(results["epoll"]) == "1.11x [1.08-1.15]"
+    assert report.paired(results["asyncio"]) is None  # the baseline against itself says nothing
+    assert report.paired_cell(results["select"]) == "-"  # client-bound: no ratio, no interval
+    assert report.paired_cell(results["few"]) == "too few repetitions"
+
+
+def test_a_target_met_beyond_noise_only_when_every_interval_clears_it() -> None:
+    target = report.TARGETS[0]  # epoll >= 1.0x asyncio in every TCP cell
+    base = repeated(BASE_RUNS)
+    clear = repeated([b * 1.1 for b in BASE_RUNS])
+    # the right median ratio (1.02x), but one pair of seven below 1.0: the interval spans it
+    noisy = repeated([b * f for b, f in zip(BASE_RUNS, (1.02, 0.85, 1.3, 1.01, 1.2, 0.95, 1.1))])
+    sure = report.evaluate_target(target, [tcp_cell(10, asyncio=base, epoll=clear)])
+    assert (sure["status"], sure["noise"]) == ("met", "yes")
+    unsure = report.evaluate_target(target, [tcp_cell(10, asyncio=base, epoll=clear),
+                                             tcp_cell(100, asyncio=base, epoll=noisy)])
+    assert unsure["status"] == "met"
+    assert unsure["noise"] == "no, within noise: tcp-100 1.02x [0.85-1.30]"
+
+
+def test_a_target_missed_beyond_noise_only_when_the_interval_is_below_it() -> None:
+    target = report.TARGETS[0]
+    base = repeated(BASE_RUNS)
+    slow = repeated([b * 0.8 for b in BASE_RUNS])
+    close = repeated([b * f for b, f in zip(BASE_RUNS, (0.97, 1.04, 0.9, 0.98, 1.1, 0.96, 0.99))])
+    missed = report.evaluate_target(target, [tcp_cell(10, asyncio=base, epoll=slow)])
+    assert (missed["status"], missed["noise"]) == ("missed", "yes")
+    maybe = report.evaluate_target(target, [tcp_cell(10, asyncio=base, epoll=close)])
+    assert maybe["status"] == "missed" and maybe["noise"].startswith("no, within noise: tcp-10")
+    short = report.evaluate_target(target, [tcp_cell(10, asyncio=synthetic(50_000, 0.99),
+                                                      epoll=synthetic(40_000, 0.99))])
+    assert short["noise"] == "no, within noise: tcp-10 (fewer than 6 repetitions)"
+
+
+def test_markdown_shows_how_sure_each_ratio_is() -> None:
+    cell = {"id": "tcp-10", "title": "TCP 10", "workload": "tcp", "connections": 10,
+            "results": {"epoll": repeated([b * 1.1 for b in BASE_RUNS]),
+                        "asyncio": repeated(BASE_RUNS)}}
+    report.add_ratios(cell)
+    doc = {"created": "now", "machine": {"cores": 2, "platform": "p", "implementation": "C",
+                                         "python": "3", "libc": "l", "loadavg_before": [],
+                                         "loadavg_after": []},
+           "config": {"client_processes": 2, "repetitions": 7, "duration": 1.0, "warmup": 0.3,
+                      "baseline": "asyncio", "server_bound_cpu": 0.9, "order": "alternating",
+                      "pinned": {"server": [0], "clients": [1]}},
+           "contenders": [{"name": "epoll"}, {"name": "asyncio"}], "cells": [cell],
+           "targets": report.evaluate_targets([cell])}
+    text = report.markdown(doc)
+    assert "| TCP 10 | 1.10x [1.10-1.10] | - |" in text
+    assert "server pinned to core 0, clients to core(s) 1" in text
+    assert "order reversed every other one" in text
+    assert "| course's epoll loop >= 1.0x asyncio in every TCP cell | met | 1.10 | yes |" in text
+
+
+def test_contenders_take_turns_in_alternating_order() -> None:
+    servers = {"a": 1, "b": 2, "c": 3}
+    assert [name for name, _ in run.in_turn(servers, 0)] == ["a", "b", "c"]
+    assert [name for name, _ in run.in_turn(servers, 1)] == ["c", "b", "a"]
+    assert [name for name, _ in run.in_turn(servers, 2)] == ["a", "b", "c"]
+
+
+def test_pin_puts_the_server_on_one_core_and_the_clients_on_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run.pinning(False) == (None, None)
+    monkeypatch.setattr(run.os, "sched_setaffinity", lambda pid, cpus: None, raising=False)
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {2, 3, 5}, raising=False)
+    assert run.pinning(True) == ({2}, {3, 5})
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    with pytest.raises(SystemExit, match="two cores"):
+        run.pinning(True)
+    monkeypatch.delattr(run.os, "sched_setaffinity", raising=False)
+    with pytest.raises(SystemExit, match="Linux"):
+        run.pinning(True)
+
+
 def test_split_spreads_connections_over_client_processes() -> None:
     assert run.split(10, 2) == [5, 5]
     assert run.split(1001, 2) == [501, 500]

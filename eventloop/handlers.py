@@ -163,16 +163,9 @@ def stop_reason(
     max_iterations: int | None,
     until: Callable[[], bool] | None,
     deadline: float | None,
-    idle: bool | None = None,
 ) -> StopReason | None:
-    """The first stop condition that holds before an iteration, or None.
-
-    ``idle`` says the loop has nothing left to wait for; by default that is
-    "no handlers" (chapter 07's ``Loop`` also waits for its timers).
-    """
-    if idle is None:
-        idle = not handlers
-    if idle:
+    """The first stop condition that holds before an iteration, or None."""
+    if not handlers:
         return "no handlers"
     if max_iterations is not None and iteration >= max_iterations:
         return "max_iterations"

@@ -54,7 +54,6 @@ from eventloop.handlers import (
     check_handlers,
     dispatch,
     drop_closed,
-    stop_reason,
     wait_for_readiness,
 )
 from eventloop.recorder import Recorder
@@ -167,14 +166,18 @@ class Loop:
         deadline = None if duration is None else self.time() + duration
         first, self._stopping = self.iteration, False
         while True:
-            done = self.iteration - first
-            reason = "stopped" if self._stopping else None
-            if reason is None:  # the deadline is checked here, on the loop's own clock
-                # all arguments by position: a call with keywords costs more, every iteration
-                reason = stop_reason(
-                    self.handlers, done, max_iterations, until, None, self.is_idle()
-                )
-            if reason is None and deadline is not None and self.time() >= deadline:
+            # chapter 04's stop conditions, in its order, written out rather than called:
+            # this runs before every iteration, tens of thousands of times a second
+            reason: StopReason | None = None
+            if self._stopping:
+                reason = "stopped"
+            elif self.is_idle():  # no handlers, and no timers either
+                reason = "no handlers"
+            elif max_iterations is not None and self.iteration - first >= max_iterations:
+                reason = "max_iterations"
+            elif until is not None and until():
+                reason = "until"
+            elif deadline is not None and self.time() >= deadline:  # on the loop's own clock
                 reason = "duration"
             if reason is not None:
                 self.note(

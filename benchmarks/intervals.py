@@ -42,8 +42,14 @@ class Interval:
     pairs: int
 
     def shown(self) -> str:
-        """``1.06x [0.98-1.12]``: what a table prints."""
-        return f"{self.median:.2f}x [{self.low:.2f}-{self.high:.2f}]"
+        """``1.06x [0.98-1.12]``: what a table prints.
+
+        The range is rounded outwards (0.996 shows as 0.99, not 1.00), so that a range
+        that reaches below 1.00 never looks as if it did not.
+        """
+        low = math.floor(round(self.low * 100, 6)) / 100
+        high = math.ceil(round(self.high * 100, 6)) / 100
+        return f"{self.median:.2f}x [{low:.2f}-{high:.2f}]"
 
     def as_dict(self) -> dict[str, float | int]:
         return {"median": self.median, "low": self.low, "high": self.high,

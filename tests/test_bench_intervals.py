@@ -98,3 +98,11 @@ def test_min_pairs_is_the_fewest_with_a_95_percent_interval() -> None:
     n = intervals.MIN_PAIRS
     assert intervals.median_interval([1.0] * n) is not None
     assert intervals.median_interval([1.0] * (n - 1)) is None
+
+
+def test_the_range_is_rounded_outwards() -> None:
+    """0.996 must not show as 1.00: the verdict says 'within noise', the table must agree."""
+    interval = intervals.Interval(median=1.03, low=0.996, high=1.0741, coverage=0.97, pairs=41)
+    assert interval.shown() == "1.03x [0.99-1.08]"
+    exact = intervals.Interval(median=1.0, low=1.0, high=1.3, coverage=0.97, pairs=41)
+    assert exact.shown() == "1.00x [1.00-1.30]"  # no spurious widening of exact values

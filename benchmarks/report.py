@@ -225,7 +225,7 @@ def evaluate_target(target: dict[str, Any], cells: Sequence[dict[str, Any]]) -> 
     parts += [f"{reason}: {', '.join(ids)}" for reason, ids in undecided.items()]
     detail = "; ".join(filter(None, parts))
     quoted = {cell_id for cell_id, _ in values}
-    intervals = {
+    by_cell = {
         cell["id"]: median_interval(paired_ratios(
             cell["results"][target["contender"]]["runs"], cell["results"][target["versus"]]["runs"]
         ))
@@ -235,7 +235,7 @@ def evaluate_target(target: dict[str, Any], cells: Sequence[dict[str, Any]]) -> 
         "id": target["id"], "text": target["text"], "status": status,
         "value": None if worst is None else round(worst[1], 3),
         "detail": detail or "no cell of this workload was run",
-        "noise": beyond_noise(status, values, intervals, target["threshold"]),
+        "noise": beyond_noise(status, values, by_cell, target["threshold"]),
     }
 
 

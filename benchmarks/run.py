@@ -350,9 +350,14 @@ def start_servers(
 
 
 def pin(child: Child, cpus: set[int] | None) -> None:
-    """Keep ``child`` on ``cpus`` (``--pin``); it has only just started, before any measuring."""
+    """Keep ``child`` on ``cpus`` (``--pin``); it has only just started, before any measuring.
+
+    A child that has already exited (a server that cannot run here says SKIP and
+    goes) needs no core: its exit is reported where its output is read.
+    """
     if cpus:
-        os.sched_setaffinity(child.popen.pid, cpus)
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(child.popen.pid, cpus)
 
 
 def pinning(wanted: bool) -> tuple[set[int] | None, set[int] | None]:

@@ -492,6 +492,21 @@ def test_pin_puts_the_server_on_one_core_and_the_clients_on_the_others(
         run.pinning(True)
 
 
+def test_pinning_a_child_that_has_already_exited_is_no_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def gone(pid: int, cpus: set[int]) -> None:
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(run.os, "sched_setaffinity", gone, raising=False)
+    child = run.Child.start("exits at once", ["-c", "pass"])
+    try:
+        child.popen.wait(timeout=10)
+        run.pin(child, {0})  # a server that said SKIP and went: nothing to pin
+    finally:
+        child.stop()
+
+
 def test_split_spreads_connections_over_client_processes() -> None:
     assert run.split(10, 2) == [5, 5]
     assert run.split(1001, 2) == [501, 500]

@@ -231,6 +231,16 @@ def test_run_counts_max_iterations_per_run(loop):
     assert loop.iteration == 5
 
 
+def test_when_several_stop_conditions_hold_run_names_them_in_chapter_04s_order(loop):
+    """Nothing left, then max_iterations, then until, then duration: each wins over the next."""
+    assert loop.run(max_iterations=0, until=lambda: True, duration=0) == "no handlers"
+    loop.call_later(60, lambda: None)  # something left to wait for
+    assert loop.run(max_iterations=0, until=lambda: True, duration=0) == "max_iterations"
+    assert loop.run(until=lambda: True, duration=0) == "until"
+    assert loop.run(until=lambda: False, duration=0) == "duration"
+    assert loop.iteration == 0  # none of them ran an iteration
+
+
 def test_an_empty_loop_stops_at_once():
     assert Loop().run() == "no handlers"
 

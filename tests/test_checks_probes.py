@@ -123,6 +123,19 @@ def test_connect_in_progress_stays_in_progress_then_is_refused():
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's full-queue rule")
+def test_connect_in_progress_closes_its_sockets_even_if_interrupted(monkeypatch):
+    """A check's time limit can fire while the peer waits for its timer: nothing may leak."""
+
+    def interrupted(self):
+        raise KeyboardInterrupt  # what a time limit's exception does to the wait
+
+    monkeypatch.setattr("eventloop.checks.network.SlowPeer.stop", interrupted)
+    with pytest.raises(KeyboardInterrupt), connect_in_progress() as slow:
+        listener = slow.listener
+    assert listener.fileno() == -1  # closed; the queued client too (-W error::ResourceWarning)
+
+
 def test_short_sends_send_at_most_1000_bytes_and_sendall_everything():
     a, b = socket.socketpair()
     with ShortSends(a) as short, b:

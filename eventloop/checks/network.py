@@ -158,10 +158,12 @@ def connect_in_progress(close_after: float = 0.9) -> Iterator[SlowPeer | None]:
         peer = SlowPeer(listener, close_after)
         yield peer
     finally:
-        if peer is not None:
-            peer.stop()  # the timer first: it must not close the listener after this
-        listener.close()
-        queued.close()
+        try:
+            if peer is not None:
+                peer.stop()  # the timer first: it must not close the listener after this
+        finally:  # even when the check's time limit interrupts the wait for the timer
+            listener.close()
+            queued.close()
 
 
 class ConnectsSeen:

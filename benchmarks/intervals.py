@@ -61,7 +61,8 @@ def paired_ratios(
 ) -> list[float]:
     """Repetition *i*'s echoes per second over the baseline's repetition *i*.
 
-    A pair is skipped when either side failed or echoed nothing: there is no ratio to take.
+    A pair is skipped when either side failed, or when the baseline echoed nothing:
+    there is no ratio to take.
     """
     ratios = []
     for run, base in zip(runs, baseline_runs):

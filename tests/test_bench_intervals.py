@@ -8,7 +8,6 @@ that calls a difference real when the interval straddles the threshold.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
 import sys
@@ -17,18 +16,9 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCH))  # as run.py does: report.py imports intervals the same way
 
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-intervals = load("intervals")
+import intervals  # noqa: E402
 
 
 def test_below_probability_is_the_binomial_tail() -> None:

@@ -260,6 +260,8 @@ def beyond_noise(
         return "-"
     if not doubtful:
         return "yes"
+    if all(intervals.get(cid) is None for cid, _ in values):
+        return f"unknown: fewer than {MIN_PAIRS} repetitions"  # make bench's default of 3
     shown = []
     for cid in doubtful:
         interval = intervals.get(cid)

@@ -447,7 +447,11 @@ def test_a_target_missed_beyond_noise_only_when_the_interval_is_below_it() -> No
     assert maybe["status"] == "missed" and maybe["noise"].startswith("no, within noise: tcp-10")
     short = report.evaluate_target(target, [tcp_cell(10, asyncio=synthetic(50_000, 0.99),
                                                       epoll=synthetic(40_000, 0.99))])
-    assert short["noise"] == "no, within noise: tcp-10 (fewer than 6 repetitions)"
+    assert short["noise"] == "unknown: fewer than 6 repetitions"
+    mixed = report.evaluate_target(target, [tcp_cell(10, asyncio=base, epoll=slow),
+                                            tcp_cell(100, asyncio=synthetic(50_000, 0.99),
+                                                     epoll=synthetic(40_000, 0.99))])
+    assert mixed["noise"] == "no, within noise: tcp-100 (fewer than 6 repetitions)"
 
 
 def test_markdown_shows_how_sure_each_ratio_is() -> None:

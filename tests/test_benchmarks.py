@@ -275,10 +275,16 @@ def test_reports_saved_before_the_choice_say_python() -> None:
 # --- the rules, on synthetic numbers ------------------------------------------------------------
 
 
-def synthetic(echoes_per_s: float, server_cpu: float, status: str = "measured") -> dict:
-    runs = [{"echoes_per_s": echoes_per_s, "server_cpu": server_cpu, "client_cpu": 0.8,
-             "echoes": int(echoes_per_s), "waits": int(echoes_per_s) // 2, "cpu_seconds": 1.0}]
-    return {"status": status, "reason": None, "runs": runs, **report.summarize(runs)}
+def repeated(echoes_per_s: list[float], server_cpu: float = 0.99) -> dict:
+    """A measured result with one run per repetition, as run_cell saves it."""
+    runs = [{"echoes_per_s": e, "server_cpu": server_cpu, "client_cpu": 0.8, "echoes": int(e),
+             "waits": int(e) // 2, "cpu_seconds": 1.0} for e in echoes_per_s]
+    return {"status": "measured", "reason": None, "runs": runs, **report.summarize(runs)}
+
+
+def synthetic(echoes_per_s: float, server_cpu: float) -> dict:
+    """A measured result of a single repetition."""
+    return repeated([echoes_per_s], server_cpu)
 
 
 def test_median_ignores_unknown_values() -> None:
@@ -394,13 +400,6 @@ def test_idle_target_compares_cost_per_iteration() -> None:
     assert steep["status"] == "missed"
     missing = report.evaluate_target(target, [idle(0, 20e-6)])
     assert missing["status"] == "undecided"
-
-
-def repeated(echoes_per_s: list[float], server_cpu: float = 0.99) -> dict:
-    """A measured result with one run per repetition, as run_cell saves it."""
-    runs = [{"echoes_per_s": e, "server_cpu": server_cpu, "client_cpu": 0.8, "echoes": int(e),
-             "waits": int(e) // 2, "cpu_seconds": 1.0} for e in echoes_per_s]
-    return {"status": "measured", "reason": None, "runs": runs, **report.summarize(runs)}
 
 
 BASE_RUNS = [50_000.0, 60_000.0, 40_000.0, 55_000.0, 45_000.0, 52_000.0, 48_000.0]

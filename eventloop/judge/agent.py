@@ -31,6 +31,7 @@ from typing import Any
 
 from eventloop.error_report import where_raised
 from eventloop.judge.channel import ChannelClosed, encode, receive_message, send_message
+from eventloop.judge.sources import restore_sources
 
 STUB_MARK = "Exercise "
 """Stubs raise ``NotImplementedError("Exercise N.M: ...")``: that alone is "not attempted"."""
@@ -73,7 +74,9 @@ def handle(request: dict[str, Any], fds: list[int], namespace: dict[str, Any]) -
     """Carry out one request; the reply says what happened."""
     kind = request["kind"]
     if kind == "define":
-        namespace[request["name"]] = pickle.loads(request["object"])
+        value = pickle.loads(request["object"])
+        restore_sources(value, request.get("sources", {}))
+        namespace[request["name"]] = value
         return {"ok": True}
     if kind == "exec":
         try:

@@ -35,6 +35,7 @@ import cloudpickle
 import psutil
 
 from eventloop.judge.channel import ChannelClosed, decode, receive_message, send_message
+from eventloop.judge.sources import source_map
 
 
 class CandidateFailed(Exception):
@@ -217,7 +218,14 @@ class Candidate:
     def define(self, name: str, value: object) -> None:
         """Ship ``value`` (a function or class, by value) into the candidate as ``name``."""
         ship_by_value(value)
-        self.request({"kind": "define", "name": name, "object": cloudpickle.dumps(value)})
+        self.request(
+            {
+                "kind": "define",
+                "name": name,
+                "object": cloudpickle.dumps(value),
+                "sources": source_map(value),
+            }
+        )
 
     def run_source(self, source: str, filename: str = "<submission>") -> Raised | None:
         """Run ``source`` in the candidate's namespace; what it raised, if anything."""

@@ -131,12 +131,22 @@ def test_a_call_past_its_limit_kills_the_candidate_and_its_children(tmp_path):
     assert gone(grandchild)
 
 
-def gone(pid: int) -> bool:
-    """Is ``pid`` dead (or a zombie waiting for init to reap it)?"""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+def gone(pid: int, patience: float = 3.0) -> bool:
+    """Is ``pid`` dead (or a zombie waiting for init to reap it), within ``patience`` seconds?
+
+    SIGKILL is delivered asynchronously: on a busy machine the process may take a
+    moment to die.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 # --- verdicts: whose fault is it ------------------------------------------------------------------

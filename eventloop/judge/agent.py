@@ -25,10 +25,15 @@ import json
 import pickle
 import socket
 import sys
+import threading
+import time
 import traceback
 import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from eventloop.checks.probes import spy_on, watch_wall_clocks
 from eventloop.error_report import where_raised
 from eventloop.judge.channel import ChannelClosed, encode, receive_message, send_message
 from eventloop.judge.sources import restore_sources
@@ -46,10 +51,11 @@ class ArgumentUnpickler(pickle.Unpickler):
         self.sockets: list[socket.socket] = []
 
     def persistent_load(self, pid: Any) -> socket.socket:
-        kind, index = pid
+        kind, index, timeout = pid
         if kind != "socket":
             raise pickle.UnpicklingError(f"unknown placeholder {kind!r}")
         sock = socket.socket(fileno=self.fds[index])
+        sock.settimeout(timeout)  # as the judge's socket was: blocking, timed, or not
         self.sockets.append(sock)
         return sock
 
@@ -70,6 +76,29 @@ def describe_error(error: BaseException, exercise: str | None = None) -> dict[st
     }
 
 
+@contextmanager
+def watching(probes: list[str], target: object) -> Iterator[dict[str, list[str]]]:
+    """Run the probes the judge asked for around one call.
+
+    ``wall_clocks``: which wall clocks the call read; ``sleeps``: the length of
+    each ``time.sleep`` in the calling thread. What a probe reports comes from
+    inside the candidate, so the judge uses it only to explain a failure (a
+    deadline on the wall clock, a nap far longer than asked), never to pass one.
+    """
+    observed: dict[str, list[str]] = {}
+    with ExitStack() as stack:
+        if "wall_clocks" in probes:
+            observed["wall_clocks"] = stack.enter_context(watch_wall_clocks(target))
+        sleeps = stack.enter_context(spy_on(time, "sleep", target)) if "sleeps" in probes else []
+        mine = threading.get_ident()
+        try:
+            yield observed
+        finally:
+            if "sleeps" in probes:
+                naps = [call.args[0] for call in sleeps if call.thread == mine and call.args]
+                observed["sleeps"] = [repr(nap) for nap in naps if isinstance(nap, (int, float))]
+
+
 def handle(request: dict[str, Any], fds: list[int], namespace: dict[str, Any]) -> dict[str, Any]:
     """Carry out one request; the reply says what happened."""
     kind = request["kind"]
@@ -88,10 +117,13 @@ def handle(request: dict[str, Any], fds: list[int], namespace: dict[str, Any]) -
     if kind == "call":
         unpickler = ArgumentUnpickler(request["args"], fds)
         args, kwargs = unpickler.load()
-        with warnings.catch_warnings(record=True) as caught:
+        target = namespace[request["name"]]
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            watching(request.get("probes", []), target) as observed,
+        ):
             warnings.simplefilter("always", ResourceWarning)
             try:
-                target = namespace[request["name"]]
                 result = target(*args, **kwargs)
                 reply: dict[str, Any] = {"returned": encode(result)}
             except BaseException as error:  # the learner's code raised: that is the answer
@@ -102,6 +134,7 @@ def handle(request: dict[str, Any], fds: list[int], namespace: dict[str, Any]) -
             result = None
             gc.collect()  # a socket the learner dropped says so now, not at some later call
         reply["unclosed"] = [str(w.message)[:300] for w in caught if w.category is ResourceWarning]
+        reply["observed"] = {name: found[:20] for name, found in observed.items()}
         return reply
     raise ValueError(f"unknown request {kind!r}")
 

@@ -90,6 +90,7 @@ class Usage:
     descriptors: int
     non_loopback: tuple[str, ...]  # addresses it listens or is bound on beyond 127.0.0.0/8
     load_proof: bool = True
+    sleeps: int = 0  # voluntary context switches: each sleep or blocking wait is one
 
     def __sub__(self, before: Usage) -> Usage:
         return Usage(
@@ -99,18 +100,22 @@ class Usage:
             self.descriptors - before.descriptors,
             tuple(a for a in self.non_loopback if a not in before.non_loopback),
             self.load_proof and before.load_proof,
+            self.sleeps - before.sleeps,
         )
 
     def busy(self, wall: float) -> bool:
         """Did the candidate keep a core busy (or try to) while it should have slept?
 
-        A rested wait is runnable a few milliseconds; a poll, nearly all of
-        ``wall``. Without schedstat, CPU time must do: a poll gets a whole core on a
-        quiet machine and about a third beside two busy processes per core, so 15%
-        of the wall time (and at least 20 ms) still tells them apart there.
+        A rested wait is runnable a few milliseconds (plus the call's own
+        overhead, a few more on a busy machine); a poll, nearly all of ``wall``.
+        Without schedstat, CPU time must do: a poll gets a whole core on a quiet
+        machine and about a third beside two busy processes per core, so 15% of
+        the wall time (and at least 20 ms) still tells them apart there.
         """
+        if wall < 0.1:  # too short to tell a poll from the call's own overhead
+            return False
         if self.load_proof:
-            return self.runnable > max(0.05, 0.5 * wall)
+            return self.runnable > 0.05 + 0.5 * wall
         return self.cpu > max(0.02, 0.15 * wall)
 
     def describe_busy(self, wall: float) -> str:
@@ -127,10 +132,11 @@ class ArgumentPickler(pickle.Pickler):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.fds: list[int] = []
 
-    def persistent_id(self, obj: object) -> tuple[str, int] | None:
+    def persistent_id(self, obj: object) -> tuple[str, int, float | None] | None:
+        """A socket travels as its descriptor and its timeout (which lives in the object)."""
         if isinstance(obj, socket.socket):
             self.fds.append(obj.fileno())
-            return ("socket", len(self.fds) - 1)
+            return ("socket", len(self.fds) - 1, obj.gettimeout())
         return None
 
 
@@ -168,6 +174,7 @@ class Candidate:
         self.channel: socket.socket | None = None
         self.output: IO[bytes] | None = None
         self.unclosed: list[str] = []  # sockets the last call dropped without closing them
+        self.observed: dict[str, list[str]] = {}  # what the last call's probes saw
 
     def __enter__(self) -> Candidate:
         self.start()
@@ -232,13 +239,24 @@ class Candidate:
         reply = self.request({"kind": "exec", "source": source, "filename": filename})
         return raised_of(reply["raised"]) if "raised" in reply else None
 
-    def call(self, name: str, *args: object, time_limit: float = 10.0, **kwargs: object) -> object:
-        """Call ``name(*args, **kwargs)`` in the candidate; its value, or ``LearnerRaised``."""
+    def call(
+        self,
+        name: str,
+        *args: object,
+        time_limit: float = 10.0,
+        probes: Sequence[str] = (),
+        **kwargs: object,
+    ) -> object:
+        """Call ``name(*args, **kwargs)`` in the candidate; its value, or ``LearnerRaised``.
+
+        ``probes`` asks the candidate to watch the call (``"wall_clocks"``); what
+        it saw is in ``self.observed`` afterwards, like ``self.unclosed``.
+        """
         pickler_file = _BytesSink()
         pickler = ArgumentPickler(pickler_file)
         pickler.dump((args, kwargs))
         reply = self.request(
-            {"kind": "call", "name": name, "args": pickler_file.getvalue()},
+            {"kind": "call", "name": name, "args": pickler_file.getvalue(), "probes": list(probes)},
             fds=pickler.fds,
             time_limit=time_limit,
         )
@@ -246,6 +264,12 @@ class Candidate:
         self.unclosed = (
             [str(item)[:300] for item in unclosed[:20]] if isinstance(unclosed, list) else []
         )
+        observed = reply.get("observed")
+        self.observed = {
+            str(key): [str(item)[:200] for item in found[:20]]
+            for key, found in (observed.items() if isinstance(observed, dict) else [])
+            if isinstance(found, list)
+        }
         if "raised" in reply:
             raise LearnerRaised(raised_of(reply["raised"]))
         return decode(reply.get("returned"))
@@ -294,6 +318,7 @@ class Candidate:
             times = process.cpu_times()
             threads = process.num_threads()
             descriptors = process.num_fds() if hasattr(process, "num_fds") else 0
+            sleeps = process.num_ctx_switches().voluntary
         cpu = times.user + times.system
         runnable = runnable_seconds(self.pid)
         return Usage(
@@ -303,6 +328,7 @@ class Candidate:
             descriptors,
             non_loopback_of(process),
             load_proof=runnable is not None,
+            sleeps=sleeps,
         )
 
     def printed(self, limit: int = 4000) -> str:
@@ -361,6 +387,10 @@ class Remote:
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         return self.candidate.call(self.name, *args, time_limit=self.time_limit, **kwargs)
+
+    def watched(self, *args: object, probes: Sequence[str] = ("wall_clocks", "sleeps")) -> object:
+        """Call it with ``probes`` watching; see ``Candidate.observed`` afterwards."""
+        return self.candidate.call(self.name, *args, time_limit=self.time_limit, probes=probes)
 
 
 class _BytesSink:

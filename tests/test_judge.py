@@ -18,7 +18,7 @@ import pytest
 from exercise_checks import verdict_of
 
 from eventloop.checks import CheckFailed, expect_equal
-from eventloop.judge.candidate import Candidate, LearnerRaised
+from eventloop.judge.candidate import Candidate, LearnerRaised, Named
 from eventloop.judge.channel import Opaque, decode, encode
 from eventloop.judge.trial import Trial, judge
 
@@ -307,3 +307,22 @@ def test_a_check_failure_inside_the_scenario_is_the_learners(capsys):
     judge("0.3", {"add": lambda a, b: a - b}, scenario)
     status, out = verdict_of(capsys)
     assert (status, "hint:     add them" in out) == ("failed", True)
+
+
+def test_a_course_function_in_the_candidate_can_be_handed_the_learners_class():
+    class Counter:
+        made = 0
+
+        def __init__(self):
+            Counter.made += 1
+
+    with Candidate() as candidate:
+        candidate.define("Counter", Counter)
+        make = candidate.wrap("make", make_one)  # a test-module function: shipped by value
+        assert [make(Named("Counter")), make(Named("Counter"))] == [1, 2]
+
+
+def make_one(cls):
+    """Make one instance of ``cls``; return how many it has made (state lives on the class)."""
+    cls()
+    return cls.made

@@ -42,9 +42,22 @@ def udp_socket(blocking: bool = False) -> socket.socket:
     return sock
 
 
+WHITESPACE = [b" ", b"\n", b"\r\n", b"\t"]
+
+
 def payload(rng: random.Random, size: int) -> bytes:
-    """``size`` random bytes: binary, not text, so nothing may decode or strip them."""
-    return bytes(rng.getrandbits(8) for _ in range(size))
+    """``size`` random bytes: binary, not text, and often with white space at either end.
+
+    So an answer may neither decode the bytes nor ``strip`` them: a payload is
+    echoed, framed and counted exactly as it came.
+    """
+    data = bytearray(rng.getrandbits(8) for _ in range(size))
+    if size >= 4 and rng.random() < 0.6:
+        end = rng.choice(WHITESPACE)
+        data[-len(end) :] = end
+    if size >= 4 and rng.random() < 0.4:
+        data[0:1] = rng.choice([b" ", b"\t"])
+    return bytes(data)
 
 
 def datagram_sizes(rng: random.Random, count: int, large: bool) -> list[int]:
@@ -242,6 +255,8 @@ def echo_round(
     targets = [index for index, count in enumerate(shape.per_socket) for _ in range(count)]
     rng.shuffle(targets)
     sizes = datagram_sizes(rng, len(targets), large=round_ != 1 or rng.random() < 0.5)
+    biggest = sizes.index(max(sizes))  # sent first, so the first pass must read it whole
+    sizes[0], sizes[biggest] = sizes[biggest], sizes[0]
     plan = [(rng.randrange(len(clients)), server, payload(rng, size))
             for server, size in zip(targets, sizes)]  # fmt: skip
     trial.case = (

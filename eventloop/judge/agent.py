@@ -45,13 +45,16 @@ STUB_MARK = "Exercise "
 class ArgumentUnpickler(pickle.Unpickler):
     """Turns the judge's socket placeholders back into sockets over the received descriptors."""
 
-    def __init__(self, data: bytes, fds: list[int]) -> None:
+    def __init__(self, data: bytes, fds: list[int], namespace: dict[str, Any]) -> None:
         super().__init__(io.BytesIO(data))
         self.fds = fds
+        self.namespace = namespace
         self.sockets: list[socket.socket] = []
 
-    def persistent_load(self, pid: Any) -> socket.socket:
+    def persistent_load(self, pid: Any) -> object:
         kind, index, timeout = pid
+        if kind == "named":  # what the judge defined here earlier, e.g. the learner's class
+            return self.namespace[index]
         if kind != "socket":
             raise pickle.UnpicklingError(f"unknown placeholder {kind!r}")
         sock = socket.socket(fileno=self.fds[index])
@@ -115,7 +118,7 @@ def handle(request: dict[str, Any], fds: list[int], namespace: dict[str, Any]) -
             return {"raised": describe_error(error)}
         return {"ok": True}
     if kind == "call":
-        unpickler = ArgumentUnpickler(request["args"], fds)
+        unpickler = ArgumentUnpickler(request["args"], fds, namespace)
         args, kwargs = unpickler.load()
         target = namespace[request["name"]]
         with (

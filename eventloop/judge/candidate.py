@@ -125,6 +125,14 @@ class Usage:
         return f"{self.cpu:.2f} s of CPU in a {wall:.2f} s wait"
 
 
+@dataclass(frozen=True)
+class Named:
+    """An argument that stands for what the candidate holds under ``name`` (say, the
+    learner's class), so a course function called in the candidate can be handed it."""
+
+    name: str
+
+
 class ArgumentPickler(pickle.Pickler):
     """Pickles call arguments, replacing each socket by a placeholder and keeping its descriptor."""
 
@@ -132,11 +140,13 @@ class ArgumentPickler(pickle.Pickler):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.fds: list[int] = []
 
-    def persistent_id(self, obj: object) -> tuple[str, int, float | None] | None:
+    def persistent_id(self, obj: object) -> tuple[str, int | str, float | None] | None:
         """A socket travels as its descriptor and its timeout (which lives in the object)."""
         if isinstance(obj, socket.socket):
             self.fds.append(obj.fileno())
             return ("socket", len(self.fds) - 1, obj.gettimeout())
+        if isinstance(obj, Named):
+            return ("named", obj.name, None)
         return None
 
 

@@ -24,9 +24,11 @@ What changed from the post, and why (each is a pitfall the course meets):
   ``KeyboardInterrupt`` out of the loop; the loop holds no resources, so the
   sockets' owners (``with`` blocks) close them.
 * A handler closed earlier in the same iteration is not called (otherwise:
-  ``OSError: [Errno 9] Bad file descriptor``). A handler that closed itself is
-  dropped from the list before the next ``select`` (otherwise ``select``
-  raises ``ValueError: file descriptor cannot be a negative integer (-1)``).
+  ``OSError: [Errno 9] Bad file descriptor``), nor one that left the list (a
+  handler dropped for raising in ``handle_receive`` gets no ``handle_send``).
+  A handler that closed itself is dropped from the list before the next
+  ``select`` (otherwise ``select`` raises ``ValueError: file descriptor cannot
+  be a negative integer (-1)``).
 * A handler that raises is reported in one line (its name, descriptor, the
   error and where: ``error_report``) and removed from the loop; the other
   handlers go on. Pass ``on_error="raise"`` to stop the loop with the error
@@ -122,8 +124,8 @@ def event_loop(
     Invariant of one iteration: ask every handler what it wants, wait in
     ``select`` for any of those descriptors (never longer than the time left),
     then call ``handle_receive`` for each readable handler and ``handle_send``
-    for each writable one, skipping any that closed meanwhile. This is the
-    only place that calls handlers.
+    for each writable one, skipping any that closed or left the list meanwhile.
+    This is the only place that calls handlers.
 
     ``handlers`` is read afresh every iteration, so a handler may add new
     handlers to it (a listening socket adding a connection) or remove itself.
@@ -264,9 +266,11 @@ def dispatch(
     recorder: Recorder | None,
     on_error: Literal["drop", "raise"],
 ) -> None:
-    """Call one handler method, unless the handler closed earlier in this iteration."""
+    """Call one handler method, unless the handler closed or left ``handlers`` earlier in
+    this iteration (dropped for raising in ``handle_receive``, or removed by another): as
+    chapter 03's loop skips a socket no longer in its dict."""
     fd = handler.fileno()
-    if fd < 0:
+    if fd < 0 or handler not in handlers:
         return
     call = getattr(handler, action)
     error = call_recorded(call, handler_name(handler), fd, action, iteration, recorder)

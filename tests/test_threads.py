@@ -352,3 +352,35 @@ def test_stop_from_another_thread_wakes_a_sleeping_loop():
         waker = loop.waker.fileno()
     assert reason == "stopped"
     assert recorder.selects()[0].ready_read == (waker,)  # woken by stop(), not by the deadline
+
+
+# --- a handler dropped for raising --------------------------------------------------------------
+
+
+class ReadableAndWritable(UDPServer):
+    """A UDP socket with a datagram waiting: readable and writable in the same iteration."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.sock.sendto(b"x", self.address)
+
+    def wants_to_send(self) -> bool:
+        return True
+
+    def handle_receive(self) -> None:
+        self.log.append("receive")
+        raise ZeroDivisionError("division by zero")
+
+    def handle_send(self) -> None:
+        self.log.append("send")
+
+
+def test_a_handler_dropped_in_handle_receive_gets_no_handle_send_in_the_same_iteration(capsys):
+    log: list[str] = []
+    with ReadableAndWritable(log) as broken, Loop() as loop:
+        loop.add(broken)
+        loop.run(max_iterations=1, duration=1)
+        assert broken not in loop.handlers
+    assert log == ["receive"]
+    assert "removed from the loop" in capsys.readouterr().err

@@ -28,12 +28,12 @@ class HandlerList(list, TracksInterest):  # type: ignore[type-arg]
         self.loop = loop
 
     def append(self, handler: EventHandler) -> None:
+        self.loop.added(handler)  # first: a closed loop refuses it before it is listed
         super().append(handler)
-        self.loop.added(handler)
 
     def insert(self, index: SupportsIndex, handler: EventHandler) -> None:
-        super().insert(index, handler)
         self.loop.added(handler)
+        super().insert(index, handler)
 
     def extend(self, handlers: Iterable[EventHandler]) -> None:
         for handler in handlers:

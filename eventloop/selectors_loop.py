@@ -246,7 +246,8 @@ class SelectorLoop(threads.Loop, ReaderMethods, PauseOnEMFILE):
             self.pending[id(handler)] = handler
 
     def added(self, handler: EventHandler) -> None:
-        """``handler`` joined ``loop.handlers``: register it before the next wait."""
+        """``handler`` joins ``loop.handlers``: register it before the next wait."""
+        self.check_open()  # a closed selector cannot watch it
         self.members.add(id(handler))
         self.pending[id(handler)] = handler
 

@@ -123,7 +123,8 @@ class Loop:
         self._timers: list[Timer] = []  # a heap: self._timers[0] is due first
         self._scheduled = 0  # how many timers were ever scheduled: the next sequence number
         self._cancelled = 0  # how many timers on the heap are cancelled
-        self._stopping = False
+        self._stopping = False  # stop() was called: the run ends after this iteration
+        self._closed = False
 
     # --- what user code calls ----------------------------------------------------------
 
@@ -133,6 +134,7 @@ class Loop:
 
     def add(self, handler: EventHandler) -> None:
         """Watch ``handler`` from the next iteration on."""
+        self.check_open()
         self.handlers.append(handler)
 
     def remove(self, handler: EventHandler) -> None:
@@ -151,9 +153,23 @@ class Loop:
     def stop(self) -> None:
         """End ``run`` after the current iteration; callable from a handler or a timer.
 
-        From another thread, use chapter 08's loop, whose ``stop`` also wakes the wait.
+        Called before ``run``, it is kept: that run does one iteration, without
+        sleeping, and returns (as asyncio's ``run_forever`` does). From another
+        thread, use chapter 08's loop, whose ``stop`` also wakes the wait.
         """
         self._stopping = True
+
+    def is_closed(self) -> bool:
+        """True once ``close()`` was called: the loop can neither run nor schedule."""
+        return self._closed
+
+    def check_open(self) -> None:
+        """Refuse to work for a closed loop, as asyncio's ``Event loop is closed`` does."""
+        if self._closed:
+            raise RuntimeError(
+                f"{type(self).__name__} is closed: close() was called (or its with-block "
+                f"ended), so it can neither run nor schedule; create a new loop"
+            )
 
     def _schedule(
         self, when: float, callback: Callable[..., object], args: tuple[Any, ...], action: str
@@ -169,6 +185,7 @@ class Loop:
                 f"cannot schedule {callback_name(callback)} at loop time {when!r}: a timer needs "
                 f"a finite delay or time (NaN is never due; for 'never', do not schedule it)"
             )
+        self.check_open()
         timer = Timer(when, self._scheduled, callback, args, action, loop=self)
         self._scheduled += 1
         heapq.heappush(self._timers, timer)
@@ -185,34 +202,39 @@ class Loop:
         """Run iterations until a stop condition holds; return why, as ``event_loop`` does.
 
         ``"no handlers"`` means nothing is left to wait for: no handlers and no timers.
+        A ``stop()`` that came before ``run`` is not forgotten (another thread may call
+        it just as ``run`` starts): this run does one iteration, then returns.
         """
+        self.check_open()
         check_handlers(self.handlers)
         deadline = None if duration is None else self.time() + duration
-        first, self._stopping = self.iteration, False
-        while True:
-            # chapter 04's stop conditions, in its order, written out rather than called:
-            # this runs before every iteration, tens of thousands of times a second
-            reason: StopReason | None = None
-            if self._stopping:
-                reason = "stopped"
-            elif self.is_idle():  # no handlers, and no timers either
-                reason = "no handlers"
-            elif max_iterations is not None and self.iteration - first >= max_iterations:
-                reason = "max_iterations"
-            elif until is not None and until():
-                reason = "until"
-            elif deadline is not None and self.time() >= deadline:  # on the loop's own clock
-                reason = "duration"
-            if reason is not None:
-                self.note(
-                    "stopped: loop.stop() was called" if self._stopping else f"stopped: {reason}"
-                )
-                return reason
-            try:
-                self.run_once(deadline)
-            except StopLoop:
-                self.note("stopped: a handler raised StopLoop")
-                return "stopped"
+        first = self.iteration
+        try:
+            while True:
+                # chapter 04's stop conditions, in its order, written out rather than called:
+                # this runs before every iteration, tens of thousands of times a second
+                reason: StopReason | None = None
+                if self.is_idle():  # no handlers, and no timers either
+                    reason = "no handlers"
+                elif max_iterations is not None and self.iteration - first >= max_iterations:
+                    reason = "max_iterations"
+                elif until is not None and until():
+                    reason = "until"
+                elif deadline is not None and self.time() >= deadline:  # on the loop's clock
+                    reason = "duration"
+                if reason is not None:
+                    self.note(f"stopped: {reason}")
+                    return reason
+                try:
+                    self.run_once(deadline)  # with a stop pending, it does not sleep
+                except StopLoop:
+                    self.note("stopped: a handler raised StopLoop")
+                    return "stopped"
+                if self._stopping:
+                    self.note("stopped: loop.stop() was called")
+                    return "stopped"
+        finally:
+            self._stopping = False  # this run has used the stop up
 
     # Invariant of one iteration: get ready to wait (forget closed handlers);
     # if nothing is left, return; wait until a descriptor is ready or the
@@ -286,7 +308,10 @@ class Loop:
 
     def timeout(self, deadline: float | None) -> float | None:
         """How long select may sleep: until the earliest live timer or ``deadline``, and
-        never more than ``MAXIMUM_WAIT``. Dead timers that dominate the heap go first."""
+        never more than ``MAXIMUM_WAIT``; not at all once ``stop()`` was called. Dead
+        timers that dominate the heap go first."""
+        if self._stopping:
+            return 0.0  # the run ends after this iteration: do not sleep through it
         if self._cancelled > MIN_TIMERS_TO_PRUNE and 2 * self._cancelled > len(self._timers):
             self.remove_cancelled()
         timer = self.next_timer() if self._timers else None  # no call at all without timers
@@ -343,11 +368,13 @@ class Loop:
     # --- clean-up ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Forget every timer. The handlers belong to their owners, who close them."""
+        """Forget every timer; from now on, running or scheduling raises ``RuntimeError``.
+        The handlers belong to their owners, who close them. Closing twice is harmless."""
         for timer in self._timers:
             timer.loop = None
         self._timers.clear()
         self._cancelled = 0
+        self._closed = True
 
     def __enter__(self) -> Loop:
         return self

@@ -351,8 +351,11 @@ def test_a_closed_handler_is_dropped_and_the_timers_go_on(loop):
 
 def test_close_forgets_the_timers_and_the_context_manager_closes():
     with FakeClockLoop() as loop:
-        loop.call_later(1, print)
-    assert loop.run() == "no handlers"
+        timer = loop.call_later(1, print)
+    assert loop.timer_counts() == (0, 0)
+    timer.cancel()  # harmless: it is on no heap any more
+    with pytest.raises(RuntimeError, match="FakeClockLoop is closed"):
+        loop.run()
     assert loop.timeouts == []
 
 

@@ -332,8 +332,12 @@ class SelectorLoop(threads.Loop, ReaderMethods, PauseOnEMFILE):
             self.note(f"unregister fd {old.fd}")
 
     def close(self) -> None:
-        """Shut the thread pool and the waker down, then close the selector."""
+        """Shut the thread pool and the waker down, then close the selector. Handlers that
+        leave the list afterwards (a server closed after its loop) have nothing to unregister."""
         super().close()
+        self.registered.clear()
+        self.pending.clear()
+        self.paused.clear()
         self.selector.close()
 
 

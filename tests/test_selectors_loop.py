@@ -972,3 +972,20 @@ def test_with_on_error_raise_the_unwatchable_handler_is_named_in_the_exception()
         loop.add(WrongFileno(closed_fd()))
         with pytest.raises((OSError, ValueError), match="cannot watch WrongFileno"):
             loop.run(duration=5)
+
+
+def test_a_connection_closed_after_its_loop_closed_is_harmless() -> None:
+    """``with loop, server:`` closes the loop first; its connections leave the list after.
+    Before: ``KeyError: ... is not registered`` from the closed selector."""
+    a, b = socket.socketpair()
+    with b:
+        loop = SelectorLoop()
+        connection = TCPConnection(a, loop.handlers)
+        loop.handlers.append(connection)
+        loop.call_soon(lambda: None)
+        loop.run(max_iterations=1, duration=TIMEOUT)
+        assert id(connection) in loop.registered
+        loop.close()
+        connection.close()
+        assert connection.closed and a.fileno() == -1
+        assert list(loop.handlers) == []

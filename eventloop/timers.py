@@ -239,12 +239,13 @@ class Loop:
     # Invariant of one iteration: get ready to wait (forget closed handlers);
     # if nothing is left, return; wait until a descriptor is ready or the
     # earliest timer is due (never past the run's deadline); call the ready
-    # handlers, readable ones first; then run every timer that is due *now*,
-    # earliest first. A timer scheduled by this iteration's code runs in a later
-    # iteration, even with a delay of 0, so timers cannot starve I/O (and it does
-    # not hold back an older timer that is due, even one behind it). This is the
-    # only place that calls handlers and timers. Later loops (chapter 09's
-    # SelectorLoop) keep this method and change only the steps it calls.
+    # handlers, readable ones first (one dropped for raising gets no handle_send);
+    # then run every timer that is due *now*, earliest first. A timer scheduled
+    # by this iteration's code runs in a later iteration, even with a delay of 0,
+    # so timers cannot starve I/O (and it does not hold back an older timer that
+    # is due, even one behind it). This is the only place that calls handlers
+    # and timers. Later loops (chapter 09's SelectorLoop) keep this method and
+    # change only the steps it calls.
     def run_once(self, deadline: float | None = None) -> None:
         """One iteration of the loop (see the invariant above)."""
         scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
@@ -254,7 +255,8 @@ class Loop:
                 return  # the last handler closed: nothing to wait for
             readable, writable = self.wait_for_readiness(self.timeout(deadline))
             for handler in readable:
-                self.dispatch(handler, "handle_receive")
+                if self.dispatch(handler, "handle_receive") and handler in writable:
+                    writable.remove(handler)  # dropped for raising: no handle_send either
             for handler in writable:
                 self.dispatch(handler, "handle_send")
             self.run_due_timers(scheduled_before)
@@ -273,9 +275,11 @@ class Loop:
 
     def dispatch(
         self, handler: EventHandler, action: Literal["handle_receive", "handle_send"]
-    ) -> None:
-        """Call one handler method, as ``event_loop`` does."""
-        dispatch(handler, action, self.handlers, self.iteration, self.recorder, self.on_error)
+    ) -> bool | None:
+        """Call one handler method, as ``event_loop`` does; True if it raised and was dropped."""
+        return dispatch(
+            handler, action, self.handlers, self.iteration, self.recorder, self.on_error
+        )
 
     def next_timer(self) -> Timer | None:
         """The earliest live timer. Cancelled timers are forgotten here, once on top."""

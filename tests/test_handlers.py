@@ -286,18 +286,6 @@ def test_a_handler_dropped_in_handle_receive_is_not_sent_to_in_the_same_iteratio
     assert "removed from the loop" in capsys.readouterr().err
 
 
-def test_a_handler_removed_by_another_is_not_called_in_the_same_iteration(pairs, log):
-    """As chapter 03's loop does: what left the list is not called, even if still open."""
-    remover = pairs("remover")
-    victim = pairs("victim")
-    handlers: list[EventHandler] = [remover, victim]
-    remover.on_receive = lambda: handlers.remove(victim)
-    remover.peer.send(b"x")
-    victim.peer.send(b"y")
-    event_loop(handlers, max_iterations=1)
-    assert log == ["remover.receive"]
-
-
 def test_on_error_raise_stops_the_loop_with_the_error(pairs):
     broken = pairs("broken")
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from bisect import bisect_right
 from collections.abc import MutableSequence
 from typing import Any
 
@@ -217,6 +218,9 @@ def recv_message(sock: socket.socket) -> bytes:
     return recv_exactly(sock, size)
 
 
+KEYS_PIECE = 16 * 1024
+"""About how many bytes of a ``KEYS`` reply are made at a time (``KeyValueProtocol.send_keys``)."""
+
 MAX_VALUE = 16 * 1024
 """The largest value ``SET`` accepts, in bytes."""
 
@@ -236,6 +240,26 @@ class KeyValueStore(dict):
         super().__init__()
         self.max_bytes = max_bytes
         self.bytes_used = 0
+        self.sorted: list[bytes] | None = None  # the keys, sorted; None: not since they changed
+
+    def keys_after(self, key: bytes | None, size: int) -> tuple[list[bytes], bool]:
+        """The next keys in sorted order after ``key`` (None: from the first), about ``size``
+        bytes of them, and whether more keys follow.
+
+        For ``KEYS``: the caller keeps only the last key it sent, so a reply in
+        progress costs no copy of the store. One sorted list, rebuilt only after
+        a key was added or deleted, serves every client's reply.
+        """
+        if self.sorted is None:
+            self.sorted = sorted(self)
+        index = 0 if key is None else bisect_right(self.sorted, key)
+        keys: list[bytes] = []
+        total = 0
+        while index < len(self.sorted) and total < size:
+            keys.append(self.sorted[index])
+            total += len(self.sorted[index]) + 1
+            index += 1
+        return keys, index < len(self.sorted)
 
     def has_room_for(self, key: bytes, value: bytes) -> bool:
         """Would ``store[key] = value`` stay within ``max_bytes``?"""
@@ -247,6 +271,8 @@ class KeyValueStore(dict):
         old = self.get(key)
         if old is not None:
             self.bytes_used -= len(key) + len(old)
+        else:
+            self.sorted = None  # a new key
         super().__setitem__(key, value)
         self.bytes_used += len(key) + len(value)
 
@@ -254,6 +280,7 @@ class KeyValueStore(dict):
         value = super().pop(key, None)
         if value is None:
             return default
+        self.sorted = None
         self.bytes_used -= len(key) + len(value)
         return value
 
@@ -266,6 +293,12 @@ class KeyValueProtocol(LineProtocol):
     keys, sorted, space-separated (``(no keys)``). A malformed command gets ``error: ...``
     and the connection stays open; an oversized line closes it. A value over
     ``max_value`` bytes, or one the full store has no room for, gets ``error: ...``.
+
+    A ``KEYS`` reply can be as large as the store (64 MiB), so it is made a piece
+    at a time (``send_keys``), while the outgoing buffer is below its high-water
+    mark: queued whole, 40 clients that send ``KEYS`` and never read held 519 MB.
+    Keys added or deleted by others while a reply is being sent may or may not
+    be in it (as with Redis's ``SCAN``); the commands after ``KEYS`` wait for it.
     Create the server with ``TCPServer(handlers, connection=partial(KeyValueProtocol,
     store=store))``, ``store = KeyValueStore()``, so that every connection shares it.
     """
@@ -287,13 +320,45 @@ class KeyValueProtocol(LineProtocol):
                 f"memory has a limit), not {type(store).__name__}: store = KeyValueStore()"
             )
         self.store = store
+        self.listing = False  # True while a KEYS reply is being sent
+        self.listed: bytes | None = None  # the last key of that reply sent so far
 
     def line_received(self, line: bytes) -> None:
         """Answer each command on its own line, in the order the commands came."""
-        self.send_line(self.answer(line.split(b" ", 2)))
+        words = line.split(b" ", 2)
+        if words[0].upper() == b"KEYS" and len(words) == 1:
+            self.listing, self.listed = True, None
+            self.send_keys()
+        else:
+            self.send_line(self.answer(words))
+
+    def send_keys(self) -> None:
+        """Send the ``KEYS`` reply in pieces until it is done or backpressure pauses us.
+
+        The reply goes on when the outgoing buffer has drained (``reading_resumed``);
+        parsing stops while reading is paused, so the next command waits for it.
+        """
+        while self.listing and self.reading and not self.closed:
+            keys, more = self.store.keys_after(self.listed, KEYS_PIECE)
+            piece = b" ".join(keys)
+            if keys and self.listed is not None:
+                piece = b" " + piece  # it follows the keys already sent
+            if keys:
+                self.listed = keys[-1]
+            elif self.listed is None:
+                piece = b"(no keys)"
+            if not more:
+                self.listing = False
+                piece += b"\n"  # in the last piece: a lone "\n" would wait for Nagle's delay
+            self.send(piece)
+
+    def reading_resumed(self) -> None:
+        """The outgoing buffer drained: go on with a ``KEYS`` reply, then with the commands."""
+        self.send_keys()
+        super().reading_resumed()
 
     def answer(self, words: list[bytes]) -> bytes:
-        """The reply to one command, already split into at most three words."""
+        """The reply to one command (but ``KEYS``), already split into at most three words."""
         command = words[0].upper()
         if command == b"SET" and len(words) == 3:
             return self.set_value(words[1], words[2])
@@ -302,8 +367,6 @@ class KeyValueProtocol(LineProtocol):
             return b"NOT FOUND" if value is None else b"VALUE " + value
         if command == b"DEL" and len(words) == 2:
             return b"OK" if self.store.pop(words[1], None) is not None else b"NOT FOUND"
-        if command == b"KEYS" and len(words) == 1:
-            return b" ".join(sorted(self.store)) or b"(no keys)"
         return b"error: expected SET key value, GET key, DEL key or KEYS"
 
     def set_value(self, key: bytes, value: bytes) -> bytes:

@@ -12,6 +12,7 @@ import pytest
 from eventloop.blocking import recv_exactly
 from eventloop.framing import (
     HEADER,
+    KEYS_PIECE,
     MAX_VALUE,
     BufferBudget,
     KeyValueProtocol,
@@ -300,3 +301,103 @@ def test_unfinished_messages_from_many_clients_share_one_bounded_budget():
             for client in clients:
                 client.close()
     assert budget.used == 0  # every connection gave its share back when it closed
+
+
+def test_a_keys_reply_larger_than_high_water_waits_in_the_store_not_in_the_buffer():
+    """Five clients each send KEYS once and never read; the reply is 8 MB.
+
+    Queuing the reply whole put megabytes per client in the outgoing buffer (40
+    such clients grew the server by 519 MB); it is now sent a piece at a time,
+    as the buffer drains, so each buffer stays near the high-water mark.
+    """
+    store = KeyValueStore()
+    for n in range(8000):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"  # 1000-byte keys: an 8 MB reply
+    handlers, server = key_value_server(store)
+    with server:
+        clients = [socket.create_connection(server.address, timeout=3) for _ in range(5)]
+        try:
+            for client in clients:
+                client.sendall(b"KEYS\n")
+            event_loop(handlers, duration=5, until=lambda: paused_connections(handlers) == 5)
+            event_loop(handlers, max_iterations=20, duration=3)  # the paused server stays paused
+            connections = [h for h in handlers if isinstance(h, KeyValueProtocol)]
+            assert len(connections) == 5
+            for connection in connections:
+                assert connection.max_buffered <= HIGH_WATER + KEYS_PIECE + 1000
+                assert connection.bytes_out + len(connection.outgoing) < 8_000_000  # not all sent
+        finally:
+            for client in clients:
+                client.close()
+
+
+def paused_connections(handlers: list[EventHandler]) -> int:
+    """How many connections have stopped reading for backpressure."""
+    return sum(isinstance(h, TCPConnection) and not h.reading for h in handlers)
+
+
+def test_a_long_keys_reply_arrives_whole_and_in_order_with_the_commands_after_it():
+    store = KeyValueStore()
+    for n in reversed(range(8000)):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"
+    last = b"key-07999-" + b"x" * 990
+    expected = b" ".join(sorted(store)) + b"\nVALUE v\nOK\n"  # DEL waits for KEYS to finish
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        client.sendall(b"KEYS\nGET " + last + b"\nDEL " + last + b"\n")
+        client.setblocking(False)
+        replies = bytearray()
+        for _ in range(5_000):  # serve a little, read what came, until every reply is in
+            event_loop(handlers, max_iterations=3, duration=0.05)
+            while drain_once(client, replies):
+                pass
+            if len(replies) >= len(expected):
+                break
+    assert bytes(replies) == expected
+    assert last not in store
+
+
+def test_keys_on_an_empty_store_and_after_every_key_is_deleted():
+    store = KeyValueStore()
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        assert ask(client, handlers, b"KEYS") == b"(no keys)"
+        assert ask(client, handlers, b"SET b 2") == b"OK"
+        assert ask(client, handlers, b"SET a 1") == b"OK"
+        assert ask(client, handlers, b"keys") == b"a b"
+        assert ask(client, handlers, b"SET a 3") == b"OK"
+        assert ask(client, handlers, b"DEL b") == b"OK"
+        assert ask(client, handlers, b"KEYS") == b"a"
+        assert ask(client, handlers, b"DEL a") == b"OK"
+        assert ask(client, handlers, b"KEYS") == b"(no keys)"
+
+
+def test_keys_changed_by_another_client_during_a_long_reply_keep_it_well_formed():
+    """While Alice's KEYS reply waits for her to read, Bob deletes and adds keys."""
+    store = KeyValueStore()
+    for n in range(8000):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"
+    handlers, server = key_value_server(store)
+    with server:
+        alice = socket.create_connection(server.address, timeout=3)
+        bob = socket.create_connection(server.address, timeout=3)
+        with alice, bob:
+            alice.sendall(b"KEYS\n")
+            event_loop(handlers, duration=5, until=lambda: paused_connections(handlers) == 1)
+            [listing] = [h for h in handlers if isinstance(h, KeyValueProtocol) and h.listing]
+            sent_last = listing.listed
+            assert ask(bob, handlers, b"DEL " + sent_last) == b"OK"  # already sent to Alice
+            assert ask(bob, handlers, b"DEL key-07999-" + b"x" * 990) == b"OK"  # not yet sent
+            assert ask(bob, handlers, b"SET zzz 1") == b"OK"  # sorts after every other key
+            alice.setblocking(False)
+            reply = bytearray()
+            for _ in range(5_000):
+                event_loop(handlers, max_iterations=3, duration=0.05)
+                while drain_once(alice, reply):
+                    pass
+                if reply.endswith(b"\n"):
+                    break
+    keys = bytes(reply).removesuffix(b"\n").split(b" ")
+    assert keys == sorted(keys) and b"" not in keys  # sorted, no doubled or trailing space
+    assert keys[-1] == b"zzz" and sent_last in keys and b"key-07999-" + b"x" * 990 not in keys
+    assert len(keys) == 8000

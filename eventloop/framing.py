@@ -22,6 +22,11 @@ error message, then the server half-closes and discards what it still sends
 until it closes (closing at once, with unread data, would send a reset that
 can destroy the error message before the client reads it). Other clients
 are not affected.
+
+The connections also share one budget for their unfinished frames
+(``BufferBudget``): 200 clients just under the 1 MiB limit would otherwise hold
+200 MiB. When it is full, the client that would hold the most is the one
+dropped, with an error, so that slow clients cannot lock newcomers out.
 """
 
 from __future__ import annotations
@@ -55,20 +60,49 @@ class BufferBudget:
 
     Why: each connection's limit (a 1 MiB message) is not enough on its own: 200
     clients that each send 1 MiB minus one byte and wait hold 200 MiB. A shared
-    budget bounds the total; a connection that would exceed it gets an error.
+    budget bounds the total. When it is full, the connection that would hold the
+    most (the oldest of equals) gets an error and is dropped: refusing whoever
+    found it full would let 64 slow clients, parking 1 MiB each, lock every new
+    client out for as long as they wait.
     """
 
     def __init__(self, max_bytes: int = MAX_UNFINISHED) -> None:
         self.max_bytes = max_bytes
         self.used = 0
         self.peak = 0  # the most ever held at once: what a test or a benchmark measures
+        self.holders: dict[FramedConnection, int] = {}  # who holds how much, oldest first
 
     def has_room_for(self, size: int) -> bool:
         return self.used + size <= self.max_bytes
 
-    def change(self, delta: int) -> None:
-        self.used += delta
+    def count(self, holder: FramedConnection, size: int) -> None:
+        """``holder`` holds ``size`` bytes of unfinished frames now."""
+        self.used += size - self.holders.get(holder, 0)
         self.peak = max(self.peak, self.used)
+        if size:
+            self.holders[holder] = size  # a holder already there keeps its place
+        else:
+            self.holders.pop(holder, None)
+
+    def make_room(self, asking: FramedConnection, size: int) -> bool:
+        """Evict the largest holders until ``size`` more bytes fit; False if ``asking`` should go.
+
+        ``asking`` goes (nobody else does) when it would then hold the most itself.
+        """
+        while not self.has_room_for(size):
+            would_hold = self.holders.get(asking, 0) + size
+            others = (holder for holder in self.holders if holder is not asking)
+            largest = max(others, key=self.holders.__getitem__, default=None)
+            if largest is None or self.holders[largest] < would_hold:
+                return False
+            largest.frame_error(TOO_MUCH_UNFINISHED)
+        return True
+
+
+TOO_MUCH_UNFINISHED = (
+    "the server holds too much unfinished data from its clients, and yours is the largest"
+)
+"""Why a connection was dropped to make room in its ``BufferBudget``."""
 
 
 SHARED_BUDGET = BufferBudget()
@@ -103,8 +137,8 @@ class FramedConnection(TCPConnection):
         self.pieces += 1
         if self.refused:
             return
-        if not self.budget.has_room_for(len(data)):
-            self.frame_error("the server holds too much unfinished data from its clients")
+        if not self.budget.make_room(self, len(data)):
+            self.frame_error(TOO_MUCH_UNFINISHED)
         else:
             self.buffer += data
             self.parse_frames()
@@ -112,7 +146,7 @@ class FramedConnection(TCPConnection):
 
     def count_buffer(self) -> None:
         """Tell the shared budget how much this connection's buffer holds now."""
-        self.budget.change(len(self.buffer) - self.counted)
+        self.budget.count(self, len(self.buffer))
         self.counted = len(self.buffer)
 
     def close(self, error: Exception | None = None) -> None:
@@ -141,6 +175,7 @@ class FramedConnection(TCPConnection):
         """Tell the client what was wrong, send EOF, and stop listening to it."""
         self.refused = True
         self.buffer.clear()
+        self.count_buffer()  # its share goes back to the budget now, not when it closes
         self.send(self.error_frame(problem))
         self.write_eof()
 

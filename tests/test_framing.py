@@ -270,6 +270,11 @@ def test_a_plain_dict_as_store_is_refused_with_what_to_use():
         KeyValueProtocol(left, [], store={})
 
 
+EVICTED = (
+    b"error: the server holds too much unfinished data from its clients, and yours is the largest"
+)
+
+
 def test_unfinished_messages_from_many_clients_share_one_bounded_budget():
     """Five clients each send 900 KiB of a 1 MiB message and wait: a 3 MiB budget holds three.
 
@@ -295,8 +300,7 @@ def test_unfinished_messages_from_many_clients_share_one_bounded_budget():
             assert [h.refused for h in framed()].count(True) == 2
             assert budget.peak <= budget.max_bytes
             replies = [recv_message(c) for c in clients if select.select([c], [], [], 1)[0]]
-            refusal = b"error: the server holds too much unfinished data from its clients"
-            assert replies == [refusal, refusal]
+            assert replies == [EVICTED, EVICTED]
         finally:
             for client in clients:
                 client.close()
@@ -401,3 +405,63 @@ def test_keys_changed_by_another_client_during_a_long_reply_keep_it_well_formed(
     assert keys == sorted(keys) and b"" not in keys  # sorted, no doubled or trailing space
     assert keys[-1] == b"zzz" and sent_last in keys and b"key-07999-" + b"x" * 990 not in keys
     assert len(keys) == 8000
+
+
+# --- the shared budget: slow clients cannot lock newcomers out --------------------------------
+
+
+def test_a_newcomer_is_served_while_slow_clients_hold_the_whole_budget():
+    """Four slow clients park unfinished messages that fill the budget; a fifth is served.
+
+    Refusing whoever found the budget full refused every new client for as long as the
+    slow ones waited (64 clients parking 1 MiB each locked out the default budget); now
+    the client holding the most, the oldest of equals, is told why and dropped instead.
+    """
+    budget = BufferBudget(max_bytes=4000)
+    handlers: list[EventHandler] = []
+    part = HEADER.pack(1000) + b"x" * 996  # 1000 bytes of a message of 1004: never finished
+
+    def framed() -> list[Messages]:
+        return [h for h in handlers if isinstance(h, Messages)]
+
+    with TCPServer(handlers, connection=partial(Messages, budget=budget)) as server:
+        slow = [socket.create_connection(server.address, timeout=3) for _ in range(4)]
+        newcomer = socket.create_connection(server.address, timeout=3)
+        try:
+            for count, client in enumerate(slow, 1):  # one after the other: oldest first
+                client.sendall(part)
+                event_loop(handlers, duration=3, until=lambda c=count: budget.used == 1000 * c)
+            assert budget.used == budget.max_bytes == 4000  # full
+            newcomer.sendall(frame_message(b"hello"))
+            oldest = max(framed(), key=lambda m: m.counted)  # the first of the four
+            event_loop(handlers, duration=3, until=lambda: any(m.messages for m in framed()))
+            assert recv_message(newcomer) == b"olleh"  # served
+            assert oldest.refused and [m.refused for m in framed()].count(True) == 1
+            assert recv_message(slow[0]) == EVICTED  # told why, then EOF
+            assert slow[0].recv(100) == b""
+            assert budget.used == 3000 and budget.peak <= budget.max_bytes
+            slow[0].close()
+            event_loop(handlers, duration=3, until=lambda: oldest.closed)
+            assert oldest.closed and oldest not in handlers
+        finally:
+            for client in [*slow, newcomer]:
+                client.close()
+    assert budget.used == 0
+
+
+def test_a_client_that_would_hold_the_most_is_the_one_refused():
+    budget = BufferBudget(max_bytes=2500)
+    handlers: list[EventHandler] = []
+    with TCPServer(handlers, connection=partial(Messages, budget=budget)) as server:
+        small = socket.create_connection(server.address, timeout=3)
+        big = socket.create_connection(server.address, timeout=3)
+        with small, big:
+            small.sendall(HEADER.pack(1000) + b"x" * 496)  # holds 500
+            event_loop(handlers, duration=3, until=lambda: budget.used == 500)
+            big.sendall(HEADER.pack(1000) + b"x" * 996)  # holds 1000
+            event_loop(handlers, duration=3, until=lambda: budget.used == 1500)
+            big.sendall(b"y" * 600)  # 1500 + 600 fits (2100); it would hold 1600
+            big.sendall(frame_message(b"z" * 600))  # 2100 + 604 does not fit: big is the largest
+            event_loop(handlers, duration=3, until=lambda: select.select([big], [], [], 0)[0])
+            assert recv_message(big) == EVICTED
+            assert budget.used == 500  # the small client keeps its share

@@ -393,7 +393,7 @@ class KeyValueProtocol(LineProtocol):
         super().reading_resumed()
 
     def answer(self, words: list[bytes]) -> bytes:
-        """The reply to one command (but ``KEYS``), already split into at most three words."""
+        """The reply to any command but ``KEYS``, already split into at most three words."""
         command = words[0].upper()
         if command == b"SET" and len(words) == 3:
             return self.set_value(words[1], words[2])

@@ -24,9 +24,8 @@ can destroy the error message before the client reads it). Other clients
 are not affected.
 
 The connections also share one budget for their unfinished frames
-(``BufferBudget``): 200 clients just under the 1 MiB limit would otherwise hold
-200 MiB. When it is full, the client that would hold the most is the one
-dropped, with an error, so that slow clients cannot lock newcomers out.
+(``frame_budget.BufferBudget``): 200 clients just under the 1 MiB limit would
+otherwise hold 200 MiB.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from collections.abc import MutableSequence
 from typing import Any
 
 from eventloop.blocking import recv_exactly
+from eventloop.frame_budget import SHARED_BUDGET, TOO_MUCH_UNFINISHED, BufferBudget
 from eventloop.handlers import EventHandler
 from eventloop.tcp import TCPConnection
 
@@ -49,64 +49,6 @@ MAX_MESSAGE = 1024 * 1024
 
 HEADER = struct.Struct("!I")
 """The length prefix: 4 bytes, unsigned, network (big-endian) byte order."""
-
-
-MAX_UNFINISHED = 64 * 1024 * 1024
-"""How many bytes of not-yet-complete frames all connections may hold together, by default."""
-
-
-class BufferBudget:
-    """The bytes of unfinished frames that every connection sharing this budget holds.
-
-    Why: each connection's limit (a 1 MiB message) is not enough on its own: 200
-    clients that each send 1 MiB minus one byte and wait hold 200 MiB. A shared
-    budget bounds the total. When it is full, the connection that would hold the
-    most (the oldest of equals) gets an error and is dropped: refusing whoever
-    found it full would let 64 slow clients, parking 1 MiB each, lock every new
-    client out for as long as they wait.
-    """
-
-    def __init__(self, max_bytes: int = MAX_UNFINISHED) -> None:
-        self.max_bytes = max_bytes
-        self.used = 0
-        self.peak = 0  # the most ever held at once: what a test or a benchmark measures
-        self.holders: dict[FramedConnection, int] = {}  # who holds how much, oldest first
-
-    def has_room_for(self, size: int) -> bool:
-        return self.used + size <= self.max_bytes
-
-    def count(self, holder: FramedConnection, size: int) -> None:
-        """``holder`` holds ``size`` bytes of unfinished frames now."""
-        self.used += size - self.holders.get(holder, 0)
-        self.peak = max(self.peak, self.used)
-        if size:
-            self.holders[holder] = size  # a holder already there keeps its place
-        else:
-            self.holders.pop(holder, None)
-
-    def make_room(self, asking: FramedConnection, size: int) -> bool:
-        """Evict the largest holders until ``size`` more bytes fit; False if ``asking`` should go.
-
-        ``asking`` goes (nobody else does) when it would then hold the most itself.
-        """
-        while not self.has_room_for(size):
-            would_hold = self.holders.get(asking, 0) + size
-            others = (holder for holder in self.holders if holder is not asking)
-            largest = max(others, key=self.holders.__getitem__, default=None)
-            if largest is None or self.holders[largest] < would_hold:
-                return False
-            largest.frame_error(TOO_MUCH_UNFINISHED)
-        return True
-
-
-TOO_MUCH_UNFINISHED = (
-    "the server holds too much unfinished data from its clients, and yours is the largest"
-)
-"""Why a connection was dropped to make room in its ``BufferBudget``."""
-
-
-SHARED_BUDGET = BufferBudget()
-"""The budget framed connections share unless given their own (``budget=``)."""
 
 
 class FramedConnection(TCPConnection):

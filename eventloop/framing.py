@@ -217,26 +217,26 @@ class KeyValueStore(dict):
         super().__init__()
         self.max_bytes = max_bytes
         self.bytes_used = 0
-        self.sorted: list[bytes] | None = None  # the keys, sorted; None: not since they changed
+        self.sorted_keys: list[bytes] | None = None  # None: to sort again, keys changed
 
     def keys_after(self, key: bytes | None, size: int) -> tuple[list[bytes], bool]:
-        """The next keys in sorted order after ``key`` (None: from the first), about ``size``
-        bytes of them, and whether more keys follow.
+        """About ``size`` bytes of the keys that sort after ``key`` (None: from the first),
+        and whether more keys follow them.
 
         For ``KEYS``: the caller keeps only the last key it sent, so a reply in
         progress costs no copy of the store. One sorted list, rebuilt only after
         a key was added or deleted, serves every client's reply.
         """
-        if self.sorted is None:
-            self.sorted = sorted(self)
-        index = 0 if key is None else bisect_right(self.sorted, key)
+        if self.sorted_keys is None:
+            self.sorted_keys = sorted(self)
+        index = 0 if key is None else bisect_right(self.sorted_keys, key)
         keys: list[bytes] = []
         total = 0
-        while index < len(self.sorted) and total < size:
-            keys.append(self.sorted[index])
-            total += len(self.sorted[index]) + 1
+        while index < len(self.sorted_keys) and total < size:
+            keys.append(self.sorted_keys[index])
+            total += len(self.sorted_keys[index]) + 1
             index += 1
-        return keys, index < len(self.sorted)
+        return keys, index < len(self.sorted_keys)
 
     def has_room_for(self, key: bytes, value: bytes) -> bool:
         """Would ``store[key] = value`` stay within ``max_bytes``?"""
@@ -249,7 +249,7 @@ class KeyValueStore(dict):
         if old is not None:
             self.bytes_used -= len(key) + len(old)
         else:
-            self.sorted = None  # a new key
+            self.sorted_keys = None  # a new key
         super().__setitem__(key, value)
         self.bytes_used += len(key) + len(value)
 
@@ -257,7 +257,7 @@ class KeyValueStore(dict):
         value = super().pop(key, None)
         if value is None:
             return default
-        self.sorted = None
+        self.sorted_keys = None
         self.bytes_used -= len(key) + len(value)
         return value
 

@@ -465,3 +465,26 @@ def test_a_client_that_would_hold_the_most_is_the_one_refused():
             event_loop(handlers, duration=3, until=lambda: select.select([big], [], [], 0)[0])
             assert recv_message(big) == EVICTED
             assert budget.used == 500  # the small client keeps its share
+
+
+def test_a_client_that_half_closes_after_keys_still_gets_the_whole_long_reply():
+    """``echo KEYS | nc -N``: the client sends KEYS and EOF at once, then reads everything."""
+    store = KeyValueStore()
+    for n in range(8000):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        client.sendall(b"KEYS\n")
+        client.shutdown(socket.SHUT_WR)
+        client.setblocking(False)
+        reply = bytearray()
+        for _ in range(5_000):  # serve a little, read what came, until EOF
+            event_loop(handlers, max_iterations=3, duration=0.05)
+            while drain_once(client, reply):
+                pass
+            if len(reply) and not handlers[1:]:  # the server closed the connection
+                while drain_once(client, reply):
+                    pass
+                break
+    assert bytes(reply) == b" ".join(sorted(store)) + b"\n"
+    assert [h for h in handlers if isinstance(h, KeyValueProtocol)] == []  # closed

@@ -54,7 +54,10 @@ def explain_out_of_descriptors(error: OSError) -> str:
     the one too many (the loop's epoll, a socket, the signal wake-up socketpair).
     """
     if error.errno == errno.ENFILE:
-        return f"error: the system is out of file descriptors ({error.strerror}): close programs"
+        return (
+            f"error: the whole system is out of file descriptors ({error.strerror}): "
+            f"close some programs and start again"
+        )
     try:
         import resource  # Unix only
     except ImportError:

@@ -252,3 +252,15 @@ def test_too_few_descriptors_is_one_clear_line_and_no_traceback(args):
         assert err.count("\n") == 1 and "ulimit -n" in err, (count, err)
         assert f"may open {count} " in err, (count, err)  # says what the limit is now
     assert failed >= 1  # the smallest limit is too small for every command
+
+
+def test_out_of_descriptors_is_explained_for_the_process_and_for_the_system():
+    import errno
+
+    from eventloop.cli_serving import explain_out_of_descriptors
+
+    process = explain_out_of_descriptors(OSError(errno.EMFILE, "Too many open files"))
+    assert process.startswith("error: out of file descriptors: this process may open ")
+    assert "ulimit -n" in process and "\n" not in process
+    system = explain_out_of_descriptors(OSError(errno.ENFILE, "Too many open files in system"))
+    assert system.startswith("error: the whole system is out of file descriptors")

@@ -23,6 +23,7 @@ from typing import Any
 
 from eventloop import threads
 from eventloop.cli_serving import (
+    OUT_OF_DESCRIPTORS,
     add_loop_option,
     explain_bind_error,
     highest_watchable_fd,
@@ -150,12 +151,14 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
         )
     except OSError as error:
         loop.close()
+        if error.errno in OUT_OF_DESCRIPTORS:
+            raise  # not a bind error: ``cli.main`` says so, as for every command
         print(explain_tcp_bind_error(error, args), file=sys.stderr)
         return 2
-    warn_if_exposed(args.host)
-    where = host_port(server.address)
-    print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
     with loop, server:  # closes the server and every connection it accepted, then the loop
+        warn_if_exposed(args.host)
+        where = host_port(server.address)
+        print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
         status = run_loop_until_stopped(loop, args.duration)
     idle = f"; {totals['closed idle']} closed as idle" if args.idle_timeout is not None else ""
     print(

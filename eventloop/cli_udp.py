@@ -19,6 +19,7 @@ import socket
 import sys
 
 from eventloop.cli_serving import (
+    OUT_OF_DESCRIPTORS,
     add_loop_option,
     explain_bind_error,
     host_port,
@@ -79,12 +80,19 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as error:
         for server in servers:
             server.close()
+        if error.errno in OUT_OF_DESCRIPTORS:
+            raise  # not a bind error: ``cli.main`` says so, as for every command
         print(explain_serve_bind_error(error, args), file=sys.stderr)
         return 2
-    warn_if_exposed(args.host)
-    for server in servers:
-        kind = "time" if isinstance(server, UDPTimeServer) else "echo"
-        print(f"{kind} server listening on udp {host_port(server.address)}", flush=True)
+    try:
+        warn_if_exposed(args.host)
+        for server in servers:
+            kind = "time" if isinstance(server, UDPTimeServer) else "echo"
+            print(f"{kind} server listening on udp {host_port(server.address)}", flush=True)
+    except BaseException:  # stdout closed (BrokenPipeError), Ctrl-C: close them first
+        for server in servers:
+            server.close()
+        raise
     return serve_until_stopped(list(servers), args.duration)
 
 
@@ -147,6 +155,8 @@ def run_udp_echo(args: argparse.Namespace) -> int:
     try:
         server = UDPEchoServer(args.host, args.port)
     except OSError as error:
+        if error.errno in OUT_OF_DESCRIPTORS:
+            raise  # not a bind error: ``cli.main`` says so, as for every command
         reason = error.strerror or error
         print(f"error: cannot bind {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventloop.judge.candidate import runnable_seconds
+from eventloop.judge.schedstat import runnable_seconds
 
 # --- leaks -----------------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ import cloudpickle
 import psutil
 
 from eventloop.judge.channel import ChannelClosed, decode, receive_message, send_message
+from eventloop.judge.schedstat import process_schedstat
 from eventloop.judge.sources import source_map
 
 
@@ -91,6 +92,7 @@ class Usage:
     non_loopback: tuple[str, ...]  # addresses it listens or is bound on beyond 127.0.0.0/8
     load_proof: bool = True
     sleeps: int = 0  # voluntary context switches: each sleep or blocking wait is one
+    waiting: float = 0.0  # of ``runnable``, the time spent ready to run but without a core
 
     def __sub__(self, before: Usage) -> Usage:
         return Usage(
@@ -101,6 +103,7 @@ class Usage:
             tuple(a for a in self.non_loopback if a not in before.non_loopback),
             self.load_proof and before.load_proof,
             self.sleeps - before.sleeps,
+            self.waiting - before.waiting,
         )
 
     def busy(self, wall: float) -> bool:
@@ -323,22 +326,29 @@ class Candidate:
 
     def usage(self) -> Usage:
         """The candidate's CPU time, threads, descriptors and non-loopback sockets, from outside."""
-        process = psutil.Process(self.pid)
+        try:
+            return self.read_usage(psutil.Process(self.pid))
+        except psutil.NoSuchProcess:
+            raise CandidateEnded("the process running your code ended") from None
+
+    def read_usage(self, process: psutil.Process) -> Usage:
+        """``usage`` for a process that exists (it may still end while we read)."""
         with process.oneshot():
             times = process.cpu_times()
             threads = process.num_threads()
             descriptors = process.num_fds() if hasattr(process, "num_fds") else 0
             sleeps = process.num_ctx_switches().voluntary
         cpu = times.user + times.system
-        runnable = runnable_seconds(self.pid)
+        scheduled = process_schedstat(self.pid)
         return Usage(
             cpu,
-            cpu if runnable is None else runnable,
+            cpu if scheduled is None else sum(scheduled),
             threads,
             descriptors,
             non_loopback_of(process),
-            load_proof=runnable is not None,
+            load_proof=scheduled is not None,
             sleeps=sleeps,
+            waiting=0.0 if scheduled is None else scheduled[1],
         )
 
     def printed(self, limit: int = 4000) -> str:
@@ -429,22 +439,6 @@ def raised_of(fields: object) -> Raised:
         stub=bool(fields.get("stub", False)),
         base=bool(fields.get("base", False)),
     )
-
-
-def runnable_seconds(pid: int) -> float | None:
-    """Seconds the threads of ``pid`` ran or waited to run (Linux schedstat), or None."""
-    total = 0
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as stats:
-                    on_cpu, waiting, _ = stats.read().split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # a thread that ended while we looked
-            total += int(on_cpu) + int(waiting)
-    except (OSError, ValueError):
-        return None
-    return total / 1e9
 
 
 def non_loopback_of(process: psutil.Process) -> tuple[str, ...]:

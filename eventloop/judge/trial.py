@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ from eventloop.judge.candidate import (
     Remote,
     Usage,
 )
+from eventloop.judge.schedstat import this_thread_waiting
 
 
 @dataclass
@@ -65,6 +67,42 @@ class Trial:
     def usage(self) -> Usage:
         """The candidate's CPU time, threads and descriptors, read from outside."""
         return self.candidate.usage()
+
+    def stopwatch(self) -> Stopwatch:
+        """``with trial.stopwatch() as took:`` around a call: see ``Stopwatch``."""
+        return Stopwatch(self)
+
+
+class Stopwatch:
+    """Times one call into the candidate as the candidate lived it, as far as load allows.
+
+    ``wall``: the judge's wall time around the call. ``elapsed``: ``wall`` less the
+    time the judge's own thread waited for a core (it may read the answer late on a
+    busy machine). ``active``: ``elapsed`` less the time the candidate waited for a
+    core, which leaves its time running plus its time asleep: for an answer that
+    only waits, the time it *asked* to wait. ``used``: the candidate's ``Usage``.
+    Use ``active`` for a lower bound on a wait (``select(..., timeout)``), and
+    ``elapsed`` for a loop that ends at a deadline of its own.
+    """
+
+    def __init__(self, trial: Trial) -> None:
+        self.trial = trial
+        self.wall = self.elapsed = self.active = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self.before = self.trial.usage()
+        self.judge_waited = this_thread_waiting()
+        self.began = time.monotonic()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:  # the call failed: nothing to time, and the candidate may be gone
+            return
+        self.wall = time.monotonic() - self.began
+        judge_waited = this_thread_waiting() - self.judge_waited  # before anything else runs
+        self.used = self.trial.usage() - self.before
+        self.elapsed = max(0.0, self.wall - judge_waited)
+        self.active = max(0.0, self.elapsed - self.used.waiting)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,13 @@ call back: ``write``, ``writelines``, ``write_eof``, ``close``, ``abort``,
 One difference from chapter 05: an asyncio transport does not stop *reading*
 when its outgoing buffer is full. It tells the protocol to stop *writing*
 (``pause_writing``/``resume_writing``) and leaves reading to the protocol.
+
+Another, that every asyncio transport makes: ``TCP_NODELAY``. By default the
+kernel holds back a small segment while an earlier one is unacknowledged
+(Nagle's algorithm), to save packets. A protocol that writes a request in two
+pieces (a header, then a body) then waits a whole delayed-ACK round trip
+(tens of milliseconds) for every exchange. A transport hands the kernel whole
+messages already, so it turns Nagle off where it is made (``set_nodelay``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class ProtocolConnection(TCPConnection):
     """A chapter 05 connection whose hooks are an asyncio ``Protocol``'s."""
 
     def __init__(self, sock: socket.socket, loop: Any, protocol: asyncio.BaseProtocol) -> None:
+        set_nodelay(sock)
         super().__init__(sock, loop._inner.handlers, high_water=None)
         self.loop = loop
         self.protocol = protocol
@@ -194,6 +202,16 @@ class SocketTransport(asyncio.Transport):
     def __repr__(self) -> str:
         state = "closed" if self.connection.closed else "closing" if self.closing else "open"
         return f"<SocketTransport {state} fd={self.connection.fileno()}>"
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off on a TCP socket (asyncio does it for every stream transport)."""
+    if (
+        sock.family in (socket.AF_INET, socket.AF_INET6)
+        and sock.type == socket.SOCK_STREAM
+        and sock.proto in (0, socket.IPPROTO_TCP)
+    ):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def peer_of(sock: socket.socket) -> Any:

@@ -60,3 +60,62 @@ def test_stream_transports_set_tcp_nodelay(loop):
         return seen
 
     assert loop.run_until_complete(main()) == [True, True, True]
+
+
+# --- the ready queue ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("escaping", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_from_a_callback_leaves_the_rest_for_the_next_run(loop, escaping):
+    """Ctrl-C in a callback propagates out of run_forever; the callbacks queued behind it
+    are not lost: the next run_forever runs them (aiohttp's run_app cleans up that way)."""
+    ran = []
+
+    def interrupt():
+        raise escaping
+
+    loop.call_soon(interrupt)
+    loop.call_soon(ran.append, "behind it")
+    loop.call_soon(loop.stop)
+    with pytest.raises(escaping):
+        loop.run_forever()
+    assert ran == []
+    loop.call_later(5, loop.stop)  # the safety net: without the fix, nothing else runs
+    loop.run_forever()
+    assert ran == ["behind it"]
+
+
+def test_io_callbacks_run_after_the_callbacks_queued_before_them(loop):
+    """asyncio's _run_once: select, then the ready queue in order: what call_soon queued
+    before the wait first, then the I/O callbacks the wait found."""
+    order = []
+    a, b = socket.socketpair()
+    with a, b:
+        b.send(b"x")  # readable before the loop even starts
+        loop.add_reader(a.fileno(), order.append, "readable")
+        loop.call_soon(order.append, "soon")
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        loop.remove_reader(a.fileno())
+    assert order[:2] == ["soon", "readable"]
+
+
+def test_a_reader_removed_by_a_done_callback_fires_once(loop):
+    """add_reader(fd, fut.set_result, None), remove_reader in fut's done callback: the done
+    callback runs before the next I/O callback, so set_result is not called twice."""
+    errors = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    a, b = socket.socketpair()
+
+    async def main():
+        future = loop.create_future()
+        future.add_done_callback(lambda _: loop.remove_reader(a.fileno()))
+        loop.add_reader(a.fileno(), future.set_result, None)
+        b.send(b"x")  # never read: the socket stays readable
+        await future
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    with a, b:
+        loop.run_until_complete(main())
+    assert errors == []

@@ -7,7 +7,9 @@ Each test runs on our loop AND on asyncio's own, and asserts what both do
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -119,3 +121,58 @@ def test_a_reader_removed_by_a_done_callback_fires_once(loop):
     with a, b:
         loop.run_until_complete(main())
     assert errors == []
+
+
+# --- timers: forever, and very long ---------------------------------------------------------------
+
+
+def cancel_from_a_thread(loop, task, after: float = 0.05) -> threading.Timer:
+    """Cancel ``task`` later without a timer on the loop: its own wait must be the only one."""
+    timer = threading.Timer(after, loop.call_soon_threadsafe, (task.cancel,))
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("delay", [math.inf, 30 * 24 * 3600, 1e300])
+def test_sleep_forever_or_for_very_long_waits_until_cancelled(loop, delay):
+    """asyncio.sleep(math.inf) is anyio's sleep_forever; a wait past ~24.8 days must not
+    overflow the selector's timeout (asyncio caps each wait at a day)."""
+    task = loop.create_task(asyncio.sleep(delay))
+    timer = cancel_from_a_thread(loop, task)
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(task)
+    finally:
+        timer.join()
+
+
+def test_a_timer_at_infinity_never_fires_and_can_be_cancelled(loop):
+    fired = []
+    forever = loop.call_later(math.inf, fired.append, "forever")
+    assert forever.when() == math.inf
+    loop.call_later(0.02, loop.stop)
+    loop.run_forever()
+    forever.cancel()
+    assert fired == [] and forever.cancelled()
+
+
+def test_infinite_timeouts_mean_no_timeout(loop):
+    async def main():
+        result = await asyncio.wait_for(asyncio.sleep(0.01, "wait_for"), math.inf)
+        results = [result]
+        if hasattr(asyncio, "timeout"):  # Python 3.11+
+            async with asyncio.timeout(math.inf):
+                results.append(await asyncio.sleep(0.01, "timeout"))
+        return results
+
+    results = loop.run_until_complete(main())
+    assert results[0] == "wait_for" and results[1:] in ([], ["timeout"])
+
+
+def test_a_nan_delay_is_still_refused():
+    loop = EventLoop()
+    try:
+        with pytest.raises(ValueError, match="NaN"):
+            loop.call_later(math.nan, print)
+    finally:
+        loop.close()

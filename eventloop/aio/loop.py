@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import os
 import sys
 import threading
@@ -30,6 +31,9 @@ from eventloop.handlers import call_recorded
 from eventloop.recorder import Recorder
 from eventloop.select_loop import callback_name
 from eventloop.selectors_loop import SelectorLoop
+
+MAXIMUM_SELECT_TIMEOUT = 24 * 3600
+"""The longest one wait may last, in seconds (asyncio's): a longer timer is waited for in steps."""
 
 
 class InnerLoop(SelectorLoop):
@@ -62,10 +66,13 @@ class InnerLoop(SelectorLoop):
         return False
 
     def timeout(self, deadline: float | None) -> float | None:
-        """No wait while callbacks are ready, as asyncio's ``_run_once``."""
+        """No wait while callbacks are ready, and none longer than a day, as asyncio's
+        ``_run_once``: epoll cannot wait more than ~24.8 days (2**31 ms) and raises
+        ``OverflowError`` for a longer timeout; waking once a day to wait again costs nothing."""
         if self.ready:
             return 0.0
-        return super().timeout(deadline)
+        timeout = super().timeout(deadline)
+        return timeout if timeout is None else min(timeout, MAXIMUM_SELECT_TIMEOUT)
 
     def wait_for_readiness(self, timeout: float | None) -> tuple[list[Any], list[Any]]:
         """Chapter 09's wait, with the instruments told before and after it; then the
@@ -147,8 +154,12 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         if self._debug:
             self._check_thread()
         handle = events.TimerHandle(when, callback, args, self, context)
-        self._timers[id(handle)] = self._inner.call_at(when, self._run_handle, handle)
         handle._scheduled = True
+        if when == math.inf:  # asyncio's "never" (sleep(math.inf), timeout(math.inf)): no timer
+            return handle
+        # NaN is refused by our timer heap (it would never be due and block every later timer)
+        when = max(when, -sys.float_info.max)  # -inf: due at once, as on asyncio's heap
+        self._timers[id(handle)] = self._inner.call_at(when, self._run_handle, handle)
         return handle
 
     def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:

@@ -176,3 +176,54 @@ def test_a_nan_delay_is_still_refused():
             loop.call_later(math.nan, print)
     finally:
         loop.close()
+
+
+# --- sock_* methods -------------------------------------------------------------------------------
+
+
+def test_a_cancelled_sock_recv_leaves_a_newer_one_on_the_same_socket_waiting(loop):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main():
+        first = asyncio.ensure_future(loop.sock_recv(a, 10))
+        await asyncio.sleep(0)  # first waits for readability
+        second = asyncio.ensure_future(loop.sock_recv(a, 10))  # steps before first's cancel
+        first.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        b.send(b"for second")
+        return first.cancelled(), await asyncio.wait_for(second, 5)
+
+    with a, b:
+        assert loop.run_until_complete(main()) == (True, b"for second")
+
+
+def test_a_cancelled_sock_sendall_leaves_a_newer_one_on_the_same_socket_waiting(loop):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    try:
+        while True:
+            a.send(b"x" * 65536)  # fill the buffers: the next send must wait
+    except BlockingIOError:
+        pass
+
+    async def main():
+        first = asyncio.ensure_future(loop.sock_sendall(a, b"1" * 100))
+        await asyncio.sleep(0)  # first waits for writability
+        second = asyncio.ensure_future(loop.sock_sendall(a, b"2" * 100))
+        first.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        received = bytearray()
+        while not received.endswith(b"2" * 100):  # make room; second then sends
+            try:
+                received += b.recv(1 << 20)
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+        await second
+        return first.cancelled()
+
+    with a, b:
+        assert loop.run_until_complete(asyncio.wait_for(main(), 5)) is True

@@ -363,18 +363,22 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
 
     # --- descriptors ---------------------------------------------------------------------------
 
-    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
+        """Call ``callback(*args)`` whenever ``fd`` is readable; return its ``Handle``
+        (as asyncio's ``_add_reader`` does: a waiter can tell whether it is still the reader)."""
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
         self._inner.add_reader(file_descriptor(fd), self._run_handle, handle)
+        return handle
 
     def remove_reader(self, fd: Any) -> bool:
         return False if self._closed else self._inner.remove_reader(file_descriptor(fd))
 
-    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
         self._inner.add_writer(file_descriptor(fd), self._run_handle, handle)
+        return handle
 
     def remove_writer(self, fd: Any) -> bool:
         return False if self._closed else self._inner.remove_writer(file_descriptor(fd))

@@ -26,17 +26,25 @@ class SocketMethods:
     """``sock_*`` and lookups; mixed into ``EventLoop``, which provides the rest."""
 
     async def _wait_until_ready(self, sock: socket.socket, direction: str = "read") -> None:
-        """Wait until ``sock`` is readable (``"read"``) or writable, then stop watching it."""
+        """Wait until ``sock`` is readable (``"read"``) or writable, then stop watching it,
+        unless a newer call on the same socket watches it now (this one was cancelled)."""
         waiter = self.create_future()  # type: ignore[attr-defined]
         fd = sock.fileno()
         reading = direction == "read"
         add = self.add_reader if reading else self.add_writer  # type: ignore[attr-defined]
         remove = self.remove_reader if reading else self.remove_writer  # type: ignore[attr-defined]
-        add(fd, _settle, waiter)
+        handle = add(fd, _settle, waiter)
         try:
             await waiter
         finally:
-            remove(fd)
+            if self._watching_with(fd, reading, handle):
+                remove(fd)
+
+    def _watching_with(self, fd: int, reading: bool, handle: Any) -> bool:
+        """Is ``handle`` still ``fd``'s reader (or writer)? A newer ``add_reader`` replaces it."""
+        watcher = self._inner.watchers.get(fd)  # type: ignore[attr-defined]
+        callback = None if watcher is None else watcher.reader if reading else watcher.writer
+        return callback is not None and callback[1][0] is handle
 
     def _check_nonblocking(self, sock: socket.socket) -> None:
         if sock.gettimeout() != 0:

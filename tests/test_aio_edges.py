@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 
@@ -64,7 +65,7 @@ def test_stream_transports_set_tcp_nodelay(loop):
     assert loop.run_until_complete(main()) == [True, True, True]
 
 
-# --- the ready queue ----------------------------------------------------------------------------
+# --- the ready queue -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("escaping", [KeyboardInterrupt, SystemExit])
@@ -123,7 +124,7 @@ def test_a_reader_removed_by_a_done_callback_fires_once(loop):
     assert errors == []
 
 
-# --- timers: forever, and very long ---------------------------------------------------------------
+# --- timers: forever, and very long --------------------------------------------------------------
 
 
 def cancel_from_a_thread(loop, task, after: float = 0.05) -> threading.Timer:
@@ -178,7 +179,7 @@ def test_a_nan_delay_is_still_refused():
         loop.close()
 
 
-# --- sock_* methods -------------------------------------------------------------------------------
+# --- sock_* methods ------------------------------------------------------------------------------
 
 
 def test_a_cancelled_sock_recv_leaves_a_newer_one_on_the_same_socket_waiting(loop):
@@ -227,3 +228,36 @@ def test_a_cancelled_sock_sendall_leaves_a_newer_one_on_the_same_socket_waiting(
 
     with a, b:
         assert loop.run_until_complete(asyncio.wait_for(main(), 5)) is True
+
+
+# --- streams and servers -------------------------------------------------------------------------
+
+
+def test_connect_accepted_socket_with_ssl_refuses_instead_of_running_plain_tcp():
+    """A silent downgrade to plain TCP would hand the ClientHello to the protocol as data."""
+    loop = EventLoop()
+    received = []
+
+    class Recorder(asyncio.Protocol):
+        def data_received(self, data):
+            received.append(data)
+
+    a, b = socket.socketpair()
+    try:
+        with pytest.raises(NotImplementedError, match="connect_accepted_socket.*TLS"):
+            loop.run_until_complete(
+                loop.connect_accepted_socket(Recorder, a, ssl=ssl.create_default_context())
+            )
+        assert received == [] and a.fileno() >= 0  # untouched: still the caller's to close
+    finally:
+        a.close()
+        b.close()
+        loop.close()
+
+
+def test_tls_options_without_ssl_are_refused_not_ignored(loop):
+    a, b = socket.socketpair()
+    with a, b, pytest.raises(ValueError, match="ssl_handshake_timeout is only meaningful"):
+        loop.run_until_complete(
+            loop.connect_accepted_socket(asyncio.Protocol, a, ssl_handshake_timeout=1)
+        )

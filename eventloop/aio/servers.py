@@ -234,10 +234,36 @@ async def create_server(
 
 
 async def connect_accepted_socket(
-    loop: Any, protocol_factory: ProtocolFactory, sock: socket.socket, **unused: Any
+    loop: Any,
+    protocol_factory: ProtocolFactory,
+    sock: socket.socket,
+    *,
+    ssl: Any = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
 ) -> tuple[Any, Any]:
-    """A protocol on a socket someone else accepted."""
+    """A protocol on a socket someone else accepted. With ``ssl``, refused: the course's
+    loop has no TLS, and running plain TCP instead would be a silent downgrade."""
     if sock.type != socket.SOCK_STREAM:
         raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+    check_tls_options(
+        "connect_accepted_socket",
+        ssl,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout,
+    )
     sock.setblocking(False)
     return start(loop, sock, protocol_factory)
+
+
+def check_tls_options(method: str, ssl: Any, **tls_only: Any) -> None:
+    """Refuse ``ssl`` (no TLS here: never a silent plain-TCP downgrade), and TLS-only
+    options without it, as asyncio does (``ValueError``)."""
+    if ssl:
+        raise NotImplementedError(
+            f"{method}(ssl=...): the course's loop does not provide TLS "
+            f"(eventloop.aio has no TLS; use asyncio's own loop)"
+        )
+    for name, value in tls_only.items():
+        if value is not None:
+            raise ValueError(f"{name} is only meaningful with ssl")

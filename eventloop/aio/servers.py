@@ -2,10 +2,14 @@
 
 A client: look the address up, connect without blocking (``sock_connect``:
 chapter 02's ``SO_ERROR``), then hand the socket to a ``ProtocolConnection``.
-A server: a listening socket whose reader callback accepts every waiting
-client, a batch at a time (chapter 05), and gives each one a protocol from the
-factory. ``host=None`` means every interface, as in asyncio's API: pass
-``"127.0.0.1"`` to stay on this machine.
+A server: each listening socket is a ``Listener``, a handler in our loop's
+list that accepts every waiting client, a batch at a time (chapter 05), and
+gives each one a protocol from the factory. Out of descriptors (``EMFILE``), it
+lets the error reach chapter 09's loop, which stops reading it until a
+descriptor is freed or ``EMFILE_RETRY`` passes (``eventloop.emfile``): without
+that back-off, the client waiting in the backlog keeps the socket readable and
+the server spins at 100% CPU. ``host=None`` means every interface, as in
+asyncio's API: pass ``"127.0.0.1"`` to stay on this machine.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 
 from eventloop.aio.transports import ProtocolConnection, SocketTransport
 from eventloop.blocking import bound_socket
+from eventloop.handlers import EventHandler
+from eventloop.tcp_server import OUT_OF_DESCRIPTORS
 
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 ACCEPT_BATCH = 16
@@ -99,6 +105,45 @@ def start(loop: Any, sock: socket.socket, factory: ProtocolFactory) -> tuple[Any
     return connection.transport, connection.protocol
 
 
+class Listener(EventHandler):
+    """One listening socket of a ``Server``, as a handler in our loop's list."""
+
+    def __init__(self, server: Server, sock: socket.socket) -> None:
+        self.server = server
+        self.sock = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def wants_to_receive(self) -> bool:
+        return True
+
+    def handle_receive(self) -> None:
+        """Accept the waiting clients, a batch at a time. Out of descriptors: report it, as
+        asyncio does, and raise, so that chapter 09's loop pauses this listener (emfile)."""
+        loop = self.server.loop
+        for _ in range(ACCEPT_BATCH):
+            try:
+                client, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as error:
+                out = error.errno in OUT_OF_DESCRIPTORS
+                loop.call_exception_handler(
+                    {
+                        "message": "socket.accept() out of system resource"
+                        if out
+                        else "Error on accept()",
+                        "exception": error,
+                        "socket": self.sock,
+                    }
+                )
+                if out:
+                    raise  # the loop stops reading us until an fd is freed or time passed
+                return  # any other error: reported; keep serving
+            start(loop, client, self.server.factory)
+
+
 class Server(asyncio.AbstractServer):
     """Listening sockets that accept clients into protocols; asyncio's ``Server`` API."""
 
@@ -110,6 +155,7 @@ class Server(asyncio.AbstractServer):
         self.factory = factory
         self.backlog = backlog
         self.serving = False
+        self.accepting: list[Listener] = []  # in our loop's handler list while serving
         self.closed_future: asyncio.Future[None] = loop.create_future()
         self.forever: asyncio.Future[None] | None = None
 
@@ -129,29 +175,17 @@ class Server(asyncio.AbstractServer):
         self.serving = True
         for listener in self.listeners:
             listener.listen(self.backlog)
-            self.loop.add_reader(listener.fileno(), self.accept, listener)
-
-    def accept(self, listener: socket.socket) -> None:
-        """Readable listener: accept the waiting clients, a batch at a time."""
-        for _ in range(ACCEPT_BATCH):
-            try:
-                client, _ = listener.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            except OSError as error:  # EMFILE and friends: report, keep serving the others
-                self.loop.call_exception_handler(
-                    {"message": "socket.accept() out of system resource", "exception": error}
-                )
-                return
-            start(self.loop, client, self.factory)
+            self.accepting.append(Listener(self, listener))
+        self.loop._inner.handlers.extend(self.accepting)
 
     def close(self) -> None:
         """Stop listening; the connections already accepted go on."""
         if not self.listeners:
             return
+        for handler in self.accepting:
+            self.loop._inner.handlers.remove(handler)
+        self.accepting = []
         for listener in self.listeners:
-            if self.serving:
-                self.loop.remove_reader(listener.fileno())
             listener.close()
         self.listeners = []
         self.serving = False

@@ -311,3 +311,31 @@ def test_a_server_out_of_descriptors_backs_off_instead_of_spinning(loop):
     assert 1 <= out_of_descriptors <= limit, out_of_descriptors
     assert set(reports) == {"socket.accept() out of system resource"}
     assert len(made) == 1
+
+
+def test_a_protocol_whose_connection_made_raises_is_reported_and_its_client_let_go(loop):
+    """Both loops report it to the exception handler. Ours also closes the connection, as the
+    issue asks: asyncio (3.10-3.13) leaves this client connected and never served."""
+    reports = []
+    loop.set_exception_handler(lambda loop, context: reports.append(context.get("exception")))
+
+    class Broken(asyncio.Protocol):
+        def connection_made(self, transport):
+            raise RuntimeError("broken protocol")
+
+    async def main():
+        server = await loop.create_server(Broken, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        try:
+            read = await asyncio.wait_for(reader.read(), 0.5)
+        except asyncio.TimeoutError:
+            read = "still connected"
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return read
+
+    read = loop.run_until_complete(main())
+    assert [str(error) for error in reports] == ["broken protocol"]
+    assert read == (b"" if isinstance(loop, EventLoop) else "still connected")

@@ -141,7 +141,17 @@ class Listener(EventHandler):
                 if out:
                     raise  # the loop stops reading us until an fd is freed or time passed
                 return  # any other error: reported; keep serving
-            start(loop, client, self.server.factory)
+            try:
+                start(loop, client, self.server.factory)
+            except Exception as error:  # e.g. the factory raised: this client only
+                client.close()
+                loop.call_exception_handler(
+                    {
+                        "message": "Error on transport creation for incoming connection",
+                        "exception": error,
+                        "socket": self.sock,
+                    }
+                )
 
 
 class Server(asyncio.AbstractServer):
@@ -183,7 +193,8 @@ class Server(asyncio.AbstractServer):
         if not self.listeners:
             return
         for handler in self.accepting:
-            self.loop._inner.handlers.remove(handler)
+            if handler in self.loop._inner.handlers:
+                self.loop._inner.handlers.remove(handler)
         self.accepting = []
         for listener in self.listeners:
             listener.close()

@@ -47,8 +47,10 @@ class ProtocolConnection(TCPConnection):
         self.transport = SocketTransport(self)
 
     def start(self) -> None:
-        """``connection_made``, then start reading: the protocol hears nothing before it."""
-        self.protocol.connection_made(self.transport)
+        """``connection_made``, then start reading: the protocol hears nothing before it.
+        A ``connection_made`` that raises is reported and ends the connection: its client
+        is let go, not left connected and never served."""
+        self.guarded(self.protocol.connection_made, self.transport)
         if not self.closed:
             self.handlers.append(self)
 

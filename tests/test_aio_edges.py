@@ -7,6 +7,7 @@ Each test runs on our loop AND on asyncio's own, and asserts what both do
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import math
 import socket
@@ -339,3 +340,146 @@ def test_a_protocol_whose_connection_made_raises_is_reported_and_its_client_let_
     read = loop.run_until_complete(main())
     assert [str(error) for error in reports] == ["broken protocol"]
     assert read == (b"" if isinstance(loop, EventLoop) else "still connected")
+
+
+class RecordingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, remembering which functions it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.calls: list[tuple] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.calls.append((getattr(fn, "__name__", repr(fn)), args[:1]))
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_create_server_resolves_host_names_in_the_executor(loop):
+    """A name lookup can block for seconds: never inside the loop."""
+    executor = RecordingExecutor()
+    loop.set_default_executor(executor)
+
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "localhost", 0)
+        server.close()
+        await server.wait_closed()
+
+    loop.run_until_complete(main())
+    assert ("getaddrinfo", ("localhost",)) in executor.calls
+
+
+def passive_families() -> set[int]:
+    infos = socket.getaddrinfo(None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    return {info[0] for info in infos}
+
+
+def test_start_server_without_a_host_listens_on_every_address_family(loop):
+    async def main():
+        server = await asyncio.start_server(lambda r, w: None, None, 0)
+        families = {sock.family for sock in server.sockets}
+        server.close()
+        await server.wait_closed()
+        return families
+
+    assert loop.run_until_complete(main()) == passive_families()
+
+
+def test_reuse_port_is_set_before_bind(loop):
+    """Two servers on one port: SO_REUSEPORT must be set before bind() to mean anything."""
+
+    async def main():
+        first = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0, reuse_port=True)
+        port = first.sockets[0].getsockname()[1]
+        second = await loop.create_server(asyncio.Protocol, "127.0.0.1", port, reuse_port=True)
+        udp, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0), reuse_port=True
+        )
+        udp_port = udp.get_extra_info("sockname")[1]
+        udp2, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.1", udp_port), reuse_port=True
+        )
+        ports = {second.sockets[0].getsockname()[1], port}
+        for server in (first, second):
+            server.close()
+            await server.wait_closed()
+        udp.close()
+        udp2.close()
+        await asyncio.sleep(0)
+        return ports, udp2.get_extra_info("sockname")[1] == udp_port
+
+    ports, same_udp_port = loop.run_until_complete(main())
+    assert len(ports) == 1 and same_udp_port
+
+
+# --- datagrams ------------------------------------------------------------------------------------
+
+
+def test_sock_sendto_recvfrom_and_recvfrom_into(loop):
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    async def main():
+        for sock in (a, b):
+            sock.setblocking(False)
+            sock.bind(("127.0.0.1", 0))
+        pending = asyncio.ensure_future(loop.sock_recvfrom(b, 100))  # waits: nothing yet
+        await asyncio.sleep(0)
+        sent = await loop.sock_sendto(a, b"first", b.getsockname())
+        data, sender = await asyncio.wait_for(pending, 5)
+        await loop.sock_sendto(a, b"second", b.getsockname())
+        buffer = bytearray(100)
+        size, sender2 = await asyncio.wait_for(loop.sock_recvfrom_into(b, buffer, 3), 5)
+        return sent, data, sender == sender2 == a.getsockname(), bytes(buffer[:size])
+
+    with a, b:
+        assert loop.run_until_complete(main()) == (5, b"first", True, b"sec")
+
+
+def test_datagram_transport_pauses_reading_and_has_write_buffer_limits(loop):
+    """anyio's UDP sockets use these: reading paused means datagrams wait in the kernel."""
+    received = []
+
+    class Receiver(asyncio.DatagramProtocol):
+        def datagram_received(self, data, address):
+            received.append(data)
+
+    async def main():
+        transport, _ = await loop.create_datagram_endpoint(Receiver, local_addr=("127.0.0.1", 0))
+        if not hasattr(transport, "pause_reading"):  # asyncio's own, before 3.11
+            transport.close()
+            return None
+        seen = [transport.get_write_buffer_limits(), transport.is_reading()]
+        transport.set_write_buffer_limits(high=1000)
+        seen.append(transport.get_write_buffer_limits())
+        with pytest.raises(ValueError):
+            transport.set_write_buffer_limits(high=1, low=2)
+        transport.pause_reading()
+        seen.append(transport.is_reading())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"while paused", transport.get_extra_info("sockname"))
+            for _ in range(5):
+                await asyncio.sleep(0.01)
+            seen.append(list(received))
+            transport.resume_reading()
+            seen.append(transport.is_reading())
+            for _ in range(500):
+                if received:
+                    break
+                await asyncio.sleep(0.01)
+        seen.append(list(received))
+        transport.close()
+        await asyncio.sleep(0)
+        return seen
+
+    seen = loop.run_until_complete(main())
+    if seen is None:
+        pytest.skip("asyncio's datagram transport has no pause_reading before Python 3.11")
+    assert seen == [
+        (16 * 1024, 64 * 1024),
+        True,
+        (250, 1000),
+        False,
+        [],
+        True,
+        [b"while paused"],
+    ]

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from eventloop.aio.transports import ProtocolConnection, SocketTransport
-from eventloop.blocking import bound_socket
 from eventloop.handlers import EventHandler
 from eventloop.tcp_server import OUT_OF_DESCRIPTORS
 
@@ -233,7 +232,7 @@ class Server(asyncio.AbstractServer):
 async def create_server(
     loop: Any,
     protocol_factory: ProtocolFactory,
-    host: str | list[str] | None = None,
+    host: str | Iterable[str] | None = None,
     port: int | None = None,
     *,
     family: int = socket.AF_UNSPEC,
@@ -243,39 +242,98 @@ async def create_server(
     ssl: Any = None,
     reuse_address: bool | None = None,
     reuse_port: bool | None = None,
+    keep_alive: bool | None = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
     start_serving: bool = True,
-    **unused: Any,
 ) -> Server:
     """Listen on ``host:port`` (or ``sock``) and serve each client with a new protocol."""
-    if ssl:
-        raise NotImplementedError(
-            "eventloop.aio has no TLS: outside this course's loop (use asyncio's own loop)"
+    if isinstance(ssl, bool):
+        raise TypeError("ssl argument must be an SSLContext or None")
+    check_tls_options(
+        "create_server",
+        ssl,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout,
+    )
+    if host is not None or port is not None:
+        if sock is not None:
+            raise ValueError("host/port and sock can not be specified at the same time")
+        hosts = [None] if host == "" else [host] if isinstance(host, (str, type(None))) else host
+        listeners = await listening_sockets(
+            loop, list(hosts), port, family, flags, reuse_address, reuse_port, keep_alive
         )
-    if sock is not None:
-        sock.setblocking(False)
-        listeners = [sock]
     else:
-        hosts = host if isinstance(host, list) else [host or ""]
-        listeners = []
-        try:
-            for name in hosts:
-                listener = bound_socket(socket.SOCK_STREAM, name, port or 0, backlog=backlog)
-                if reuse_port:
-                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                listener.setblocking(False)
-                listeners.append(listener)
-        except OSError as error:
-            for listener in listeners:
-                listener.close()
-            raise OSError(
-                error.errno,
-                f"error while attempting to bind on address "
-                f"{(host, port)!r}: {(error.strerror or str(error)).lower()}",
-            ) from None
+        if sock is None:
+            raise ValueError("Neither host/port nor sock were specified")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+        listeners = [sock]
+    for listener in listeners:
+        listener.setblocking(False)
     server = Server(loop, listeners, protocol_factory, backlog)
     if start_serving:
         await server.start_serving()
     return server
+
+
+async def listening_sockets(
+    loop: Any,
+    hosts: list[str | None],
+    port: int | None,
+    family: int,
+    flags: int,
+    reuse_address: bool | None,
+    reuse_port: bool | None,
+    keep_alive: bool | None,
+) -> list[socket.socket]:
+    """One bound socket per address the hosts resolve to (``None``: every interface, IPv4
+    and IPv6), its options set before ``bind()``: ``SO_REUSEPORT`` set after it is too late."""
+    found = await asyncio.gather(*(addresses(loop, host, port, family, flags) for host in hosts))
+    infos = dict.fromkeys(info for infos in found for info in infos)  # each address once
+    listeners: list[socket.socket] = []
+    try:
+        for family_, type_, proto, _, address in infos:
+            listener = socket.socket(family_, type_, proto)
+            listeners.append(listener)
+            if reuse_address is not False:  # asyncio's default on POSIX: restart at once
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if keep_alive:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if family_ == socket.AF_INET6:  # one socket per family, as asyncio: no dual stack
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                listener.bind(address)
+            except OSError as error:
+                raise OSError(
+                    error.errno,
+                    f"error while attempting to bind on address {address!r}: "
+                    f"{(error.strerror or str(error)).lower()}",
+                ) from None
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+async def addresses(
+    loop: Any, host: str | None, port: int | None, family: int, flags: int
+) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` for a server: a name is looked up in the executor (a lookup can block
+    for seconds), a numeric address at once (it needs no lookup)."""
+    try:
+        return socket.getaddrinfo(
+            host, port, family, socket.SOCK_STREAM, 0, flags | socket.AI_NUMERICHOST
+        )
+    except socket.gaierror:
+        pass
+    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM, flags=flags)
+    if not infos:
+        raise OSError(f"getaddrinfo({host!r}) returned empty list")
+    return infos
 
 
 async def connect_accepted_socket(

@@ -64,6 +64,35 @@ class SocketMethods:
         self._check_nonblocking(sock)
         await awaitables.sock_sendall(sock, data, self._wait_until_ready)
 
+    # Datagrams: the same pattern, one datagram per call (UDP never sends part of one).
+
+    async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, Any]:
+        self._check_nonblocking(sock)
+        while True:
+            try:
+                return sock.recvfrom(bufsize)
+            except (BlockingIOError, InterruptedError):
+                await self._wait_until_ready(sock, "read")
+
+    async def sock_recvfrom_into(
+        self, sock: socket.socket, buf: Any, nbytes: int = 0
+    ) -> tuple[int, Any]:
+        self._check_nonblocking(sock)
+        nbytes = nbytes or len(buf)
+        while True:
+            try:
+                return sock.recvfrom_into(buf, nbytes)
+            except (BlockingIOError, InterruptedError):
+                await self._wait_until_ready(sock, "read")
+
+    async def sock_sendto(self, sock: socket.socket, data: Any, address: Any) -> int:
+        self._check_nonblocking(sock)
+        while True:
+            try:
+                return sock.sendto(data, address)
+            except (BlockingIOError, InterruptedError):
+                await self._wait_until_ready(sock, "write")
+
     async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:
         self._check_nonblocking(sock)
         return await awaitables.sock_accept(sock, self._wait_until_ready)

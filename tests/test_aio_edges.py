@@ -411,7 +411,7 @@ def test_reuse_port_is_set_before_bind(loop):
     assert len(ports) == 1 and same_udp_port
 
 
-# --- datagrams ------------------------------------------------------------------------------------
+# --- datagrams -----------------------------------------------------------------------------------
 
 
 def test_sock_sendto_recvfrom_and_recvfrom_into(loop):
@@ -483,3 +483,86 @@ def test_datagram_transport_pauses_reading_and_has_write_buffer_limits(loop):
         True,
         [b"while paused"],
     ]
+
+
+# --- BufferedProtocol ----------------------------------------------------------------------------
+
+
+class BufferedEcho(asyncio.BufferedProtocol):
+    """Reads into its own buffer (no bytes object per read), echoes, records the calls."""
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+        self.buffer = bytearray(4)  # smaller than a message: several reads
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.buffer
+
+    def buffer_updated(self, nbytes):
+        self.log.append(bytes(self.buffer[:nbytes]))
+        self.transport.write(self.buffer[:nbytes])
+
+    def eof_received(self):
+        self.log.append("eof")
+
+    def connection_lost(self, error):
+        self.log.append("lost")
+
+
+def test_a_buffered_protocol_reads_into_its_own_buffer(loop):
+    log: list = []
+
+    async def main():
+        server = await loop.create_server(lambda: BufferedEcho(log), "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        writer.write(b"hello world")
+        echoed = await asyncio.wait_for(reader.readexactly(11), 5)
+        writer.write_eof()
+        await asyncio.wait_for(reader.read(), 5)  # the server closes after EOF
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return echoed
+
+    assert loop.run_until_complete(main()) == b"hello world"
+    assert b"".join(part for part in log if isinstance(part, bytes)) == b"hello world"
+    assert all(len(part) <= 4 for part in log if isinstance(part, bytes))
+    assert log[-2:] == ["eof", "lost"]
+
+
+def test_pause_reading_queued_before_data_arrives_delivers_nothing(loop):
+    """pause_reading() runs in the ready queue before the I/O callbacks of the same
+    iteration: the data that made the socket readable stays in the kernel."""
+    received = []
+
+    class Receiver(asyncio.Protocol):
+        def data_received(self, data):
+            received.append(data)
+
+    a, b = socket.socketpair()
+
+    async def main():
+        transport, _ = await loop.connect_accepted_socket(Receiver, a)
+        await asyncio.sleep(0)
+        b.send(b"not yet")
+        loop.call_soon(transport.pause_reading)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        paused = list(received)
+        transport.resume_reading()
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.01)
+        transport.close()
+        await asyncio.sleep(0)
+        return paused, received
+
+    with b:
+        assert loop.run_until_complete(main()) == ([], [b"not yet"])

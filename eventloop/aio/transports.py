@@ -42,6 +42,7 @@ class ProtocolConnection(TCPConnection):
         super().__init__(sock, loop._inner.handlers, high_water=None)
         self.loop = loop
         self.protocol = protocol
+        self.buffered = isinstance(protocol, asyncio.BufferedProtocol)  # reads into its buffer
         self.write_high, self.write_low = HIGH_WATER, LOW_WATER
         self.writing_paused = False
         self.transport = SocketTransport(self)
@@ -57,11 +58,45 @@ class ProtocolConnection(TCPConnection):
     def handle_receive(self) -> None:
         """Chapter 05's, run through the loop's seam when something watches (chapter 12):
         a protocol that blocks in ``data_received`` is then timed, named and instrumented,
-        as asyncio's debug mode times a transport's ``_read_ready``."""
+        as asyncio's debug mode times a transport's ``_read_ready``.
+
+        Not while reading is paused: a callback that ran after the wait may have paused it.
+        """
+        if not self.reading:
+            return
+        read = self.receive_into if self.buffered else super().handle_receive
         if self.loop._watching():
-            self.loop._run_watched(events.Handle(super().handle_receive, (), self.loop, None))
+            self.loop._run_watched(events.Handle(read, (), self.loop, None))
         else:
-            super().handle_receive()
+            read()
+
+    def receive_into(self) -> None:
+        """A ``BufferedProtocol`` lends its own buffer (``get_buffer``), the kernel copies
+        into it (``recv_into``), and ``buffer_updated(n)`` says how much came: no new
+        ``bytes`` object per read, which is the point of the protocol."""
+        try:
+            buffer = self.protocol.get_buffer(-1)  # type: ignore[attr-defined]
+            if not len(buffer):
+                raise RuntimeError("get_buffer() returned an empty buffer")
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self.protocol_failed(self.protocol.get_buffer, error)  # type: ignore[attr-defined]
+            return
+        try:
+            size = self.sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return  # readable a moment ago, nothing now
+        except OSError as error:
+            self.close(error)
+            return
+        if not size:
+            self.eof = True
+            self.interest_changed()
+            self.eof_received()
+            return
+        self.bytes_in += size
+        self.guarded(self.protocol.buffer_updated, size)  # type: ignore[attr-defined]
 
     # Chapter 05 closes the connection and lets the loop report a hook's error;
     # asyncio reports it through the loop's exception handler: ``guarded`` does
@@ -137,6 +172,7 @@ class SocketTransport(asyncio.Transport):
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.connection.protocol = protocol
+        self.connection.buffered = isinstance(protocol, asyncio.BufferedProtocol)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):

@@ -12,6 +12,7 @@ import errno
 import math
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -31,6 +32,10 @@ def loop(request) -> Iterator[asyncio.AbstractEventLoop]:
         if not loop.is_closed():
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
+
+
+def loop_is_asyncio(loop: asyncio.AbstractEventLoop) -> bool:
+    return not isinstance(loop, EventLoop)
 
 
 def nodelay(sock: socket.socket) -> bool:
@@ -566,3 +571,146 @@ def test_pause_reading_queued_before_data_arrives_delivers_nothing(loop):
 
     with b:
         assert loop.run_until_complete(main()) == ([], [b"not yet"])
+
+
+# --- Server --------------------------------------------------------------------------------------
+
+NEW_WAIT_CLOSED = sys.version_info >= (3, 12, 1)  # asyncio's wait_closed before: returned at once
+
+
+def test_server_sockets_are_transport_sockets(loop):
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        sockets = server.sockets
+        server.close()
+        await server.wait_closed()
+        return sockets, server.sockets
+
+    sockets, after = loop.run_until_complete(main())
+    assert [type(sock) for sock in sockets] == [asyncio.trsock.TransportSocket]
+    assert after == ()
+
+
+def test_wait_closed_waits_for_close_and_for_every_connection(loop):
+    """3.12.1+: wait_closed returns once the server is closed AND its connections are gone."""
+    if not isinstance(loop, EventLoop) and not NEW_WAIT_CLOSED:
+        pytest.skip("asyncio's own wait_closed has these semantics from Python 3.12.1")
+    served = []
+
+    async def main():
+        server = await asyncio.start_server(lambda r, w: served.append(w), "127.0.0.1", 0)
+        waiting = asyncio.ensure_future(server.wait_closed())
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        while not served:
+            await asyncio.sleep(0)
+        states = [waiting.done()]  # open: waits
+        server.close()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        states.append(waiting.done())  # closed, one connection left: still waits
+        served[0].close()
+        await asyncio.wait_for(waiting, 5)
+        states.append(waiting.done())
+        writer.close()
+        await writer.wait_closed()
+        await server.wait_closed()  # once done, returns at once
+        return states
+
+    assert loop.run_until_complete(main()) == [False, False, True]
+
+
+@pytest.mark.parametrize("how", ["close_clients", "abort_clients"])
+def test_close_clients_and_abort_clients_end_every_connection(loop, how):
+    if not hasattr(asyncio.base_events.Server, how) and not isinstance(loop, EventLoop):
+        pytest.skip(f"asyncio's own Server.{how} is Python 3.13+")
+    made, lost = [], []
+
+    class Tracked(asyncio.Protocol):
+        def connection_made(self, transport):
+            made.append(transport)
+
+        def connection_lost(self, error):
+            lost.append(error)
+
+    async def main():
+        server = await loop.create_server(Tracked, "127.0.0.1", 0)
+        clients = [
+            await asyncio.open_connection(*server.sockets[0].getsockname()) for _ in range(2)
+        ]
+        server.close()
+        while len(made) < 2:  # until the server has accepted both
+            await asyncio.sleep(0.01)
+        getattr(server, how)()
+        await asyncio.wait_for(server.wait_closed(), 5)
+        ends = [await asyncio.wait_for(reader.read(), 5) for reader, _ in clients]
+        for _, writer in clients:
+            writer.close()
+            await writer.wait_closed()
+        return ends
+
+    assert loop.run_until_complete(main()) == [b"", b""]
+    assert lost == [None, None]
+
+
+# --- create_connection: every keyword means something --------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"ssl_handshake_timeout": 1}, {"ssl_shutdown_timeout": 1}, {"server_hostname": "x"}],
+)
+def test_create_connection_refuses_tls_options_without_ssl(loop, options):
+    with pytest.raises(ValueError, match="only meaningful with ssl"):
+        loop.run_until_complete(
+            loop.create_connection(asyncio.Protocol, "127.0.0.1", closed_port(), **options)
+        )
+
+
+def test_create_connection_refuses_host_and_sock_together(loop):
+    with socket.socket() as sock, pytest.raises(ValueError, match="can not be specified"):
+        loop.run_until_complete(loop.create_connection(asyncio.Protocol, "127.0.0.1", 1, sock=sock))
+
+
+def test_create_connection_all_errors_raises_every_attempts_error(loop):
+    if sys.version_info < (3, 11) or (sys.version_info < (3, 12) and loop_is_asyncio(loop)):
+        pytest.skip("all_errors is Python 3.12+ in asyncio (ours: 3.11+, for ExceptionGroup)")
+    with pytest.raises(ExceptionGroup) as raised:  # noqa: F821 (3.11+)
+        loop.run_until_complete(
+            loop.create_connection(asyncio.Protocol, "127.0.0.1", closed_port(), all_errors=True)
+        )
+    assert [type(error) for error in raised.value.exceptions] == [ConnectionRefusedError]
+
+
+def test_create_connection_with_happy_eyeballs_connects(loop):
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport, _ = await loop.create_connection(
+            asyncio.Protocol, "127.0.0.1", port, happy_eyeballs_delay=0.05, interleave=2
+        )
+        peer = transport.get_extra_info("peername")
+        transport.close()
+        server.close()
+        await server.wait_closed()
+        return peer[1] == port
+
+    assert loop.run_until_complete(main())
+
+
+def test_create_connection_with_ssl_refuses_plainly():
+    loop = EventLoop()
+    try:
+        with pytest.raises(NotImplementedError, match="create_connection.*TLS"):
+            loop.run_until_complete(
+                loop.create_connection(
+                    asyncio.Protocol, "127.0.0.1", 1, ssl=ssl.create_default_context()
+                )
+            )
+    finally:
+        loop.close()

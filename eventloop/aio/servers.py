@@ -15,9 +15,13 @@ asyncio's API: pass ``"127.0.0.1"`` to stay on this machine.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
+import weakref
+from asyncio import staggered, trsock
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from eventloop.aio.transports import ProtocolConnection, SocketTransport
 from eventloop.handlers import EventHandler
@@ -39,67 +43,128 @@ async def create_connection(
     flags: int = 0,
     sock: socket.socket | None = None,
     local_addr: tuple[str, int] | None = None,
-    **unused: Any,
+    server_hostname: str | None = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
+    happy_eyeballs_delay: float | None = None,
+    interleave: int | None = None,
+    all_errors: bool = False,
 ) -> tuple[SocketTransport, asyncio.BaseProtocol]:
     """Connect to ``(host, port)`` (or use ``sock``); return the transport and the protocol."""
-    if ssl:
-        raise NotImplementedError(
-            "eventloop.aio has no TLS: outside this course's loop (use asyncio's own loop)"
-        )
-    if sock is None:
-        if host is None or port is None:
-            raise ValueError("host and port must be given when sock is not")
-        sock = await connected_socket(loop, host, port, family, proto, flags, local_addr)
+    check_tls_options(
+        "create_connection",
+        ssl,
+        server_hostname=server_hostname,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout,
+    )
+    if host is not None or port is not None:
+        if sock is not None:
+            raise ValueError("host/port and sock can not be specified at the same time")
+        if happy_eyeballs_delay is not None and interleave is None:
+            interleave = 1  # asyncio's default for happy eyeballs: alternate the families
+        attempt = Attempt(loop, local_addr, happy_eyeballs_delay, interleave, all_errors)
+        sock = await attempt.connect(host, port, family, proto, flags)
     else:
+        if sock is None:
+            raise ValueError("host and port was not specified and no sock specified")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         sock.setblocking(False)
     return start(loop, sock, protocol_factory)
 
 
-async def connected_socket(
-    loop: Any,
-    host: str,
-    port: int,
-    family: int,
-    proto: int,
-    flags: int,
-    local_addr: tuple[str, int] | None,
-) -> socket.socket:
-    """Try each address the name resolves to; the first that connects wins."""
-    infos = await loop.getaddrinfo(
-        host, port, family=family, type=socket.SOCK_STREAM, proto=proto, flags=flags
-    )
-    if not infos:
-        raise OSError(f"getaddrinfo({host!r}) returned empty list")
-    errors: list[OSError] = []
-    for family_, type_, proto_, _, address in infos:
+class Attempt(NamedTuple):
+    """How ``create_connection`` tries the addresses a name resolves to: one after the
+    other, or (``happy_eyeballs_delay``, RFC 8305) the next one started when the previous
+    has not connected within the delay, the first to connect winning."""
+
+    loop: Any
+    local_addr: tuple[str, int] | None
+    happy_eyeballs_delay: float | None
+    interleave: int | None
+    all_errors: bool
+
+    async def connect(
+        self, host: str | None, port: int | None, family: int, proto: int, flags: int
+    ) -> socket.socket:
+        infos = await self.loop.getaddrinfo(
+            host, port, family=family, type=socket.SOCK_STREAM, proto=proto, flags=flags
+        )
+        if not infos:
+            raise OSError(f"getaddrinfo({host!r}) returned empty list")
+        if self.interleave:
+            infos = interleaved(infos, self.interleave)
+        errors: list[OSError] = []
+        sock: socket.socket | None = None
+        if self.happy_eyeballs_delay is None:
+            for info in infos:
+                sock = await self.connect_one(errors, info)
+                if sock is not None:
+                    break
+        else:
+            sock, _, _ = await staggered.staggered_race(
+                [partial(self.connect_one, errors, info) for info in infos],
+                self.happy_eyeballs_delay,
+                loop=self.loop,
+            )
+        if sock is not None:
+            return sock
+        if self.all_errors:
+            raise ExceptionGroup("create_connection failed", errors)  # noqa: F821 (3.11+)
+        if len(errors) == 1 or all(str(error) == str(errors[0]) for error in errors):
+            raise errors[0]
+        raise OSError(f"Multiple exceptions: {', '.join(str(error) for error in errors)}")
+
+    async def connect_one(self, errors: list[OSError], info: tuple[Any, ...]) -> Any:
+        """One address: a connected socket, or ``None`` with its error kept in ``errors``."""
+        family_, type_, proto_, _, address = info
         sock = socket.socket(family_, type_, proto_)
         try:
             sock.setblocking(False)
-            if local_addr is not None:
+            if self.local_addr is not None:
                 try:
-                    sock.bind(local_addr)
+                    sock.bind(self.local_addr)
                 except OSError as error:
                     raise OSError(
                         error.errno,
                         f"error while attempting to bind on address "
-                        f"{local_addr!r}: {error.strerror.lower()}",
+                        f"{self.local_addr!r}: {(error.strerror or str(error)).lower()}",
                     ) from None
-            await loop.sock_connect(sock, address)
+            await self.loop.sock_connect(sock, address)
             return sock
         except OSError as error:
             sock.close()
             errors.append(error)
-        except BaseException:
+            return None
+        except BaseException:  # cancelled (a happy-eyeballs loser): never leak the socket
             sock.close()
             raise
-    if len(errors) == 1:
-        raise errors[0]
-    raise OSError(f"Multiple exceptions: {', '.join(str(error) for error in errors)}")
 
 
-def start(loop: Any, sock: socket.socket, factory: ProtocolFactory) -> tuple[Any, Any]:
-    """A protocol from ``factory`` on a connected ``sock``: connection_made, then reading."""
+def interleaved(infos: list[tuple[Any, ...]], first_family_count: int) -> list[tuple[Any, ...]]:
+    """The addresses alternating between families (IPv6, IPv4, IPv6...), the first family
+    ``first_family_count`` times first (RFC 8305's "First Address Family Count")."""
+    by_family: dict[int, list[tuple[Any, ...]]] = {}
+    for info in infos:
+        by_family.setdefault(info[0], []).append(info)
+    lists = list(by_family.values())
+    ordered = lists[0][: first_family_count - 1]
+    del lists[0][: first_family_count - 1]
+    for row in itertools.zip_longest(*lists):
+        ordered.extend(info for info in row if info is not None)
+    return ordered
+
+
+def start(
+    loop: Any, sock: socket.socket, factory: ProtocolFactory, server: Server | None = None
+) -> tuple[Any, Any]:
+    """A protocol from ``factory`` on a connected ``sock``: connection_made, then reading.
+    A ``server`` that accepted it counts it among its clients until ``connection_lost``."""
     connection = ProtocolConnection(loop.transport_socket(sock), loop, factory())
+    if server is not None:
+        connection.server = server
+        server.attach(connection.transport)
     connection.start()
     return connection.transport, connection.protocol
 
@@ -141,7 +206,7 @@ class Listener(EventHandler):
                     raise  # the loop stops reading us until an fd is freed or time passed
                 return  # any other error: reported; keep serving
             try:
-                start(loop, client, self.server.factory)
+                start(loop, client, self.server.factory, self.server)
             except Exception as error:  # e.g. the factory raised: this client only
                 client.close()
                 loop.call_exception_handler(
@@ -165,12 +230,41 @@ class Server(asyncio.AbstractServer):
         self.backlog = backlog
         self.serving = False
         self.accepting: list[Listener] = []  # in our loop's handler list while serving
-        self.closed_future: asyncio.Future[None] = loop.create_future()
+        self.clients: weakref.WeakSet[SocketTransport] = weakref.WeakSet()  # still connected
+        self.waiters: list[asyncio.Future[None]] | None = []  # None: closed, no client left
         self.forever: asyncio.Future[None] | None = None
 
     @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return tuple(self.listeners)
+    def sockets(self) -> tuple[trsock.TransportSocket, ...]:
+        """The listening sockets, wrapped as asyncio's are: their options can be read, but
+        not what would break the server (``accept``, ``close``, ``setblocking``)."""
+        return tuple(trsock.TransportSocket(listener) for listener in self.listeners)
+
+    def attach(self, transport: SocketTransport) -> None:
+        """A client connected: ``wait_closed`` waits for it too."""
+        self.clients.add(transport)
+
+    def detach(self, transport: SocketTransport) -> None:
+        """A client's ``connection_lost`` ran: the last one lets ``wait_closed`` return."""
+        self.clients.discard(transport)
+        if not self.clients and not self.listeners:
+            self.wake_up()
+
+    def wake_up(self) -> None:
+        waiters, self.waiters = self.waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def close_clients(self) -> None:
+        """Close every connection this server accepted, after it sends what is queued."""
+        for transport in list(self.clients):
+            transport.close()
+
+    def abort_clients(self) -> None:
+        """Close every connection this server accepted now, dropping what is queued."""
+        for transport in list(self.clients):
+            transport.abort()
 
     def get_loop(self) -> Any:
         return self.loop
@@ -188,7 +282,7 @@ class Server(asyncio.AbstractServer):
         self.loop._inner.handlers.extend(self.accepting)
 
     def close(self) -> None:
-        """Stop listening; the connections already accepted go on."""
+        """Stop listening; the connections already accepted go on (``close_clients``)."""
         if not self.listeners:
             return
         for handler in self.accepting:
@@ -199,13 +293,19 @@ class Server(asyncio.AbstractServer):
             listener.close()
         self.listeners = []
         self.serving = False
-        if not self.closed_future.done():
-            self.closed_future.set_result(None)
         if self.forever is not None and not self.forever.done():
             self.forever.cancel()
+        if not self.clients:
+            self.wake_up()
 
     async def wait_closed(self) -> None:
-        await asyncio.shield(self.closed_future) if self.listeners else None
+        """Return once the server is closed *and* every connection it accepted is gone, in
+        either order: asyncio's meaning since 3.12.1 (before, it could return at once)."""
+        if self.waiters is None:
+            return
+        waiter = self.loop.create_future()
+        self.waiters.append(waiter)
+        await waiter
 
     async def serve_forever(self) -> None:
         if self.forever is not None:

@@ -45,6 +45,7 @@ class ProtocolConnection(TCPConnection):
         self.buffered = isinstance(protocol, asyncio.BufferedProtocol)  # reads into its buffer
         self.write_high, self.write_low = HIGH_WATER, LOW_WATER
         self.writing_paused = False
+        self.server: Any = None  # the servers.Server that accepted it, if one did
         self.transport = SocketTransport(self)
 
     def start(self) -> None:
@@ -116,6 +117,8 @@ class ProtocolConnection(TCPConnection):
 
     def connection_lost(self, error: Exception | None) -> None:
         self.loop.call_soon(self.protocol.connection_lost, error)
+        if self.server is not None:  # then its server may stop waiting (wait_closed)
+            self.loop.call_soon(self.server.detach, self.transport)
 
     def guarded(self, hook: Any, *args: Any) -> Any:
         """Run a protocol callback; an error is the loop's to report, and ends this connection."""

@@ -714,3 +714,37 @@ def test_create_connection_with_ssl_refuses_plainly():
             )
     finally:
         loop.close()
+
+
+# --- what the course's loop does not provide says so ---------------------------------------------
+
+NOT_PROVIDED = [
+    ("create_unix_connection", "Unix sockets"),
+    ("create_unix_server", "Unix sockets"),
+    ("start_tls", "TLS"),
+    ("connect_read_pipe", "pipes"),
+    ("connect_write_pipe", "pipes"),
+    ("subprocess_exec", "subprocesses"),
+    ("subprocess_shell", "subprocesses"),
+    ("add_signal_handler", "signal handlers"),
+    ("remove_signal_handler", "signal handlers"),
+    ("sendfile", "sendfile"),
+    ("sock_sendfile", "sendfile"),
+]
+
+
+@pytest.mark.parametrize(("method", "what"), NOT_PROVIDED)
+def test_what_is_not_provided_names_the_method(method, what):
+    loop = EventLoop()
+    try:
+        try:
+            result = getattr(loop, method)()
+            if asyncio.iscoroutine(result):
+                loop.run_until_complete(result)
+        except NotImplementedError as error:
+            assert f"{method}()" in str(error) and what in str(error)
+            assert "the course's loop does not provide" in str(error)
+        except TypeError:  # provided since (it wants its arguments)
+            pytest.skip(f"{method} is provided")
+    finally:
+        loop.close()

@@ -121,7 +121,7 @@ class SocketMethods:
     async def getnameinfo(self, sockaddr: Any, flags: int = 0):
         return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)  # type: ignore[attr-defined]
 
-    # --- not built yet, or not part of the course -------------------------------------------------
+    # --- streams and datagrams (servers, datagram); what the course leaves out --------------------
 
     async def create_connection(self, protocol_factory, host=None, port=None, **options):
         return await servers.create_connection(self, protocol_factory, host, port, **options)
@@ -140,40 +140,49 @@ class SocketMethods:
         return await servers.connect_accepted_socket(self, protocol_factory, sock, **options)
 
     async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
+        raise not_provided("create_unix_connection", "Unix sockets")
 
     async def create_unix_server(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
+        raise not_provided("create_unix_server", "Unix sockets")
 
     async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("TLS"))
+        raise not_provided("start_tls", "TLS")
 
     async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("pipes"))
+        raise not_provided("connect_read_pipe", "pipes")
 
     async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("pipes"))
+        raise not_provided("connect_write_pipe", "pipes")
 
     async def subprocess_exec(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("subprocesses"))
+        raise not_provided("subprocess_exec", "subprocesses")
 
     async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("subprocesses"))
+        raise not_provided("subprocess_shell", "subprocesses")
 
     def add_signal_handler(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(OUT_OF_SCOPE.format("signal handlers"))
+        raise not_provided("add_signal_handler", "signal handlers")
 
     def remove_signal_handler(self, *args: Any, **kwargs: Any) -> bool:
-        raise NotImplementedError(OUT_OF_SCOPE.format("signal handlers"))
+        raise not_provided("remove_signal_handler", "signal handlers")
 
     async def sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
+        raise not_provided("sendfile", "sendfile")
 
     async def sock_sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
+        raise not_provided("sock_sendfile", "sendfile")
 
 
 OUT_OF_SCOPE = "eventloop.aio has no {}: outside this course's loop (use asyncio's own loop)"
+
+
+def not_provided(method: str, what: str) -> NotImplementedError:
+    """The error for a method the course's loop leaves out: it names the method and what is
+    missing, instead of asyncio's bare ``NotImplementedError`` from ``AbstractEventLoop``."""
+    return NotImplementedError(
+        f"EventLoop.{method}(): the course's loop does not provide {what}; "
+        + OUT_OF_SCOPE.format(what)
+    )
 
 
 def is_literal(host: str) -> bool:

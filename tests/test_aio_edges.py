@@ -315,7 +315,9 @@ def test_a_server_out_of_descriptors_backs_off_instead_of_spinning(loop):
     # after chapter 09's EMFILE_RETRY (0.1 s), or at once when a descriptor is freed, once each
     limit = 10 if isinstance(loop, EventLoop) else 100
     assert 1 <= out_of_descriptors <= limit, out_of_descriptors
-    assert set(reports) == {"socket.accept() out of system resource"}
+    assert "socket.accept() out of system resource" in reports
+    if not loop_is_asyncio(loop):  # asyncio 3.10 also reports its retry failing after close()
+        assert set(reports) == {"socket.accept() out of system resource"}
     assert len(made) == 1
 
 
@@ -420,6 +422,8 @@ def test_reuse_port_is_set_before_bind(loop):
 
 
 def test_sock_sendto_recvfrom_and_recvfrom_into(loop):
+    if not hasattr(loop, "sock_recvfrom"):
+        pytest.skip("asyncio's own sock_recvfrom and sock_sendto are Python 3.11+")
     a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
@@ -450,7 +454,7 @@ def test_datagram_transport_pauses_reading_and_has_write_buffer_limits(loop):
 
     async def main():
         transport, _ = await loop.create_datagram_endpoint(Receiver, local_addr=("127.0.0.1", 0))
-        if not hasattr(transport, "pause_reading"):  # asyncio's own, before 3.11
+        if loop_is_asyncio(loop) and sys.version_info < (3, 11):  # not in asyncio's before
             transport.close()
             return None
         seen = [transport.get_write_buffer_limits(), transport.is_reading()]
@@ -666,6 +670,8 @@ def closed_port() -> int:
     [{"ssl_handshake_timeout": 1}, {"ssl_shutdown_timeout": 1}, {"server_hostname": "x"}],
 )
 def test_create_connection_refuses_tls_options_without_ssl(loop, options):
+    if "ssl_shutdown_timeout" in options and sys.version_info < (3, 11) and loop_is_asyncio(loop):
+        pytest.skip("asyncio's own create_connection has ssl_shutdown_timeout from Python 3.11")
     with pytest.raises(ValueError, match="only meaningful with ssl"):
         loop.run_until_complete(
             loop.create_connection(asyncio.Protocol, "127.0.0.1", closed_port(), **options)

@@ -1,8 +1,9 @@
 """``EventLoop``: chapter 09's loop presented as an ``asyncio.AbstractEventLoop``.
 
-Every asyncio callback is an ``asyncio.Handle`` (or ``TimerHandle``) that our
-loop schedules like any other callback, with its own ``call_soon``,
-``call_at`` and ``add_reader``; ``_run_handle`` runs it. asyncio's own ``Future``
+Every asyncio callback is an ``asyncio.Handle`` (or ``TimerHandle``): ``call_soon``
+puts it on a ready queue that our loop drains right after each wait (before
+the I/O callbacks that wait found, as asyncio's ``_run_once``); ``call_at`` and
+``add_reader`` hand it to our loop's own; ``_run_handle`` runs it. asyncio's own ``Future``
 and ``Task`` do the rest: they only ever ask the loop for ``call_soon``,
 ``create_future``, ``get_debug`` and ``call_exception_handler``.
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
+import logging
 import math
 import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -754,3 +756,28 @@ def test_what_is_not_provided_names_the_method(method, what):
             pytest.skip(f"{method} is provided")
     finally:
         loop.close()
+
+
+def test_debug_mode_times_a_slow_connection_made_on_a_server(loop, caplog):
+    """A server's accept runs through the watched seam, as a transport's reads do."""
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.01
+
+    class Slow(asyncio.Protocol):
+        def connection_made(self, transport):
+            time.sleep(0.03)
+            transport.close()
+
+    async def main():
+        server = await loop.create_server(Slow, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+        await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    with caplog.at_level(logging.WARNING, logger="asyncio"):
+        loop.run_until_complete(main())
+    slow = [record.getMessage() for record in caplog.records if "took" in record.getMessage()]
+    assert slow, "the slow connection_made was not reported"

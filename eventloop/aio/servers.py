@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import socket
 import weakref
-from asyncio import staggered, trsock
+from asyncio import events, staggered, trsock
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, NamedTuple
@@ -175,6 +175,7 @@ class Listener(EventHandler):
     def __init__(self, server: Server, sock: socket.socket) -> None:
         self.server = server
         self.sock = sock
+        self.out_of_descriptors: OSError | None = None  # what the last batch ran into
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -183,8 +184,22 @@ class Listener(EventHandler):
         return True
 
     def handle_receive(self) -> None:
-        """Accept the waiting clients, a batch at a time. Out of descriptors: report it, as
-        asyncio does, and raise, so that chapter 09's loop pauses this listener (emfile)."""
+        """Accept the waiting clients, through the loop's seam when something watches
+        (chapter 12: a slow ``connection_made`` is then timed and named, as a transport's
+        reads are). Out of descriptors, raise, so that chapter 09's loop pauses this
+        listener until a descriptor is freed or time passed (``eventloop.emfile``)."""
+        loop = self.server.loop
+        self.out_of_descriptors = None
+        if loop._watching():
+            loop._run_watched(events.Handle(self.accept_waiting, (), loop, None))
+        else:
+            self.accept_waiting()
+        if self.out_of_descriptors is not None:
+            raise self.out_of_descriptors
+
+    def accept_waiting(self) -> None:
+        """Accept the waiting clients, a batch at a time; an error is reported, as asyncio
+        does, and ends the batch (out of descriptors: kept for ``handle_receive`` to raise)."""
         loop = self.server.loop
         for _ in range(ACCEPT_BATCH):
             try:
@@ -203,8 +218,8 @@ class Listener(EventHandler):
                     }
                 )
                 if out:
-                    raise  # the loop stops reading us until an fd is freed or time passed
-                return  # any other error: reported; keep serving
+                    self.out_of_descriptors = error
+                return
             try:
                 start(loop, client, self.server.factory, self.server)
             except Exception as error:  # e.g. the factory raised: this client only

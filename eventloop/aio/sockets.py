@@ -5,8 +5,8 @@ try the non-blocking call, and if the socket is not ready, wait for readiness
 with ``add_reader``/``add_writer``, then try again. Name lookups block, so they
 run in the default thread pool, as asyncio's do.
 
-Streams (``create_connection``, ``create_server``, ``connect_accepted_socket``)
-are in ``servers`` and ``transports``; UDP (``create_datagram_endpoint``) in
+Streams are in ``clients`` (``create_connection``, ``connect_accepted_socket``),
+``servers`` (``create_server``) and ``transports``; UDP (``create_datagram_endpoint``) in
 ``datagram``. What the course leaves out (TLS, Unix sockets, pipes,
 subprocesses, signals, sendfile) raises ``NotImplementedError`` naming it.
 """
@@ -19,7 +19,7 @@ import socket
 from typing import Any
 
 from eventloop import awaitables
-from eventloop.aio import datagram, servers
+from eventloop.aio import clients, datagram, servers
 
 
 class SocketMethods:
@@ -124,7 +124,7 @@ class SocketMethods:
     # --- streams and datagrams (servers, datagram); what the course leaves out --------------------
 
     async def create_connection(self, protocol_factory, host=None, port=None, **options):
-        return await servers.create_connection(self, protocol_factory, host, port, **options)
+        return await clients.create_connection(self, protocol_factory, host, port, **options)
 
     async def create_server(self, protocol_factory, host=None, port=None, **options):
         return await servers.create_server(self, protocol_factory, host, port, **options)
@@ -137,7 +137,7 @@ class SocketMethods:
         )
 
     async def connect_accepted_socket(self, protocol_factory, sock, **options):
-        return await servers.connect_accepted_socket(self, protocol_factory, sock, **options)
+        return await clients.connect_accepted_socket(self, protocol_factory, sock, **options)
 
     async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
         raise not_provided("create_unix_connection", "Unix sockets")

@@ -781,3 +781,24 @@ def test_debug_mode_times_a_slow_connection_made_on_a_server(loop, caplog):
         loop.run_until_complete(main())
     slow = [record.getMessage() for record in caplog.records if "took" in record.getMessage()]
     assert slow, "the slow connection_made was not reported"
+
+
+@pytest.mark.parametrize("option", ["ssl_handshake_timeout", "ssl_shutdown_timeout"])
+def test_create_server_refuses_tls_options_without_ssl(loop, option):
+    if option == "ssl_shutdown_timeout" and sys.version_info < (3, 11) and loop_is_asyncio(loop):
+        pytest.skip("asyncio's own create_server has ssl_shutdown_timeout from Python 3.11")
+    with pytest.raises(ValueError, match="only meaningful with ssl"):
+        loop.run_until_complete(loop.create_server(asyncio.Protocol, "127.0.0.1", 0, **{option: 1}))
+
+
+def test_create_server_with_ssl_refuses_plainly():
+    loop = EventLoop()
+    try:
+        with pytest.raises(NotImplementedError, match="create_server.*TLS"):
+            loop.run_until_complete(
+                loop.create_server(
+                    asyncio.Protocol, "127.0.0.1", 0, ssl=ssl.create_default_context()
+                )
+            )
+    finally:
+        loop.close()

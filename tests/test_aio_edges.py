@@ -314,8 +314,8 @@ def test_a_server_out_of_descriptors_backs_off_instead_of_spinning(loop):
 
     out_of_descriptors = loop.run_until_complete(main())
     # asyncio retries after 1 s, and reports every attempt of its batch (100); ours retries
-    # after chapter 09's EMFILE_RETRY (0.1 s), or at once when a descriptor is freed, once each
-    limit = 10 if isinstance(loop, EventLoop) else 100
+    # after chapter 09's EMFILE_RETRY (0.1 s: ~3 in 0.3 s), or when a descriptor is freed
+    limit = 20 if isinstance(loop, EventLoop) else 100  # spinning: thousands
     assert 1 <= out_of_descriptors <= limit, out_of_descriptors
     assert "socket.accept() out of system resource" in reports
     if not loop_is_asyncio(loop):  # asyncio 3.10 also reports its retry failing after close()

@@ -1,13 +1,18 @@
 """``create_server`` and asyncio's ``Server``, on our loop.
 
-Each listening socket is a ``Listener``, a handler in our loop's
-list that accepts every waiting client, a batch at a time (chapter 05), and
-gives each one a protocol from the factory. Out of descriptors (``EMFILE``), it
-lets the error reach chapter 09's loop, which stops reading it until a
-descriptor is freed or ``EMFILE_RETRY`` passes (``eventloop.emfile``): without
-that back-off, the client waiting in the backlog keeps the socket readable and
-the server spins at 100% CPU. ``host=None`` means every interface, as in
-asyncio's API: pass ``"127.0.0.1"`` to stay on this machine.
+Each listening socket is a ``Listener``, a handler in our loop's list that
+accepts every waiting client, a batch at a time (chapter 05), and gives each
+one a protocol from the factory. Out of descriptors (``EMFILE``), it lets the
+error reach chapter 09's loop, which stops reading it until a descriptor is
+freed or ``EMFILE_RETRY`` passes (``eventloop.emfile``): without that back-off,
+the client waiting in the backlog keeps the socket readable and the server
+spins at 100% CPU.
+
+``create_server`` looks names up in the executor (a lookup can block) and
+binds one socket per address: ``host=None`` means every interface, IPv4 and
+IPv6, as in asyncio's API (pass ``"127.0.0.1"`` to stay on this machine). The
+``Server`` counts its connections, so that ``wait_closed()`` returns once it is
+closed *and* they are gone (asyncio 3.12.1+), and ``close_clients()`` can end them.
 """
 
 from __future__ import annotations

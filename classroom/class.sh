@@ -109,7 +109,10 @@ EOF
     for user in "$CLASS_TEACHER" $CLASS_LEARNERS; do
         getent passwd "$user" >/dev/null || useradd --create-home --shell /bin/bash "$user"
     done
-    for user in $CLASS_LEARNERS; do usermod --append --groups "$CLASS_GROUP" "$user"; done
+    # The group may log in; the teacher is in it too (and the hub's admin).
+    for user in "$CLASS_TEACHER" $CLASS_LEARNERS; do
+        usermod --append --groups "$CLASS_GROUP" "$user"
+    done
 
     cat > "$CLASS_PREFIX/class.conf" <<EOF
 # written by classroom/class.sh setup; read by class.sh and jupyterhub_config.py

@@ -232,6 +232,28 @@ def execute(cls: Class, user: str, code: str, timeout: float = RUN_TIMEOUT) -> s
     return "".join(out)
 
 
+def log_in(cls: Class, user: str) -> urllib.request.OpenerDirector:
+    """Give ``user`` a password (chpasswd) and log in through the hub's form; the browser."""
+    password = f"class-{uuid.uuid4().hex[:12]}"
+    subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True)
+    jar = CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser.open(cls.hub_url + "/hub/login", timeout=30).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    form = f"username={user}&password={password}&_xsrf={xsrf}".encode()
+    with browser.open(cls.hub_url + "/hub/login?next=/hub/home", data=form, timeout=60) as page:
+        assert "/hub/home" in page.url, f"{user} did not log in: {page.url}"
+    return browser
+
+
+def opens(browser: urllib.request.OpenerDirector, url: str) -> int:
+    try:
+        with browser.open(url, timeout=30) as page:
+            return page.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 # --- what each learner does -------------------------------------------------------------------
 
 
@@ -391,15 +413,11 @@ def test_a_class_from_handout_to_grades(hub: Class) -> None:
         assert cls.home(user).stat().st_mode & 0o777 == 0o700, user
     cls.run("release", ASSIGNMENT, CHAPTER)
 
-    # PAM: a learner logs in with the password of their account (the hub's login form).
-    subprocess.run(["chpasswd"], input=f"{ann}:class-{cls.token[:8]}\n", text=True, check=True)
-    jar = CookieJar()
-    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    browser.open(cls.hub_url + "/hub/login", timeout=30).read()
-    xsrf = next(c.value for c in jar if c.name == "_xsrf")
-    form = f"username={ann}&password=class-{cls.token[:8]}&_xsrf={xsrf}".encode()
-    with browser.open(cls.hub_url + "/hub/login?next=/hub/home", data=form, timeout=60) as page:
-        assert "/hub/home" in page.url, f"{ann} did not log in: {page.url}"
+    # PAM: a learner and the teacher log in with their accounts' passwords (the login form);
+    # the teacher is the hub's admin, the learner is not.
+    learner, teacher = log_in(cls, ann), log_in(cls, cls.teacher)
+    assert opens(teacher, cls.hub_url + "/hub/admin") == 200
+    assert opens(learner, cls.hub_url + "/hub/admin") == 403
 
     # The three servers, started through the hub's REST API, at once.
     call(cls, "POST", "/hub/api/users", {"usernames": [bob, cy]})  # ann exists: she logged in

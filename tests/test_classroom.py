@@ -353,7 +353,8 @@ def hub() -> Iterator[Class]:
             "c.JupyterHub.services = [{'name': 'classroom-test', "
             f"'api_token': {cls.token!r}}}]\n"
             "c.JupyterHub.load_roles = [{'name': 'classroom-test', 'services': ['classroom-test'],"
-            " 'scopes': ['admin:users', 'admin:servers', 'access:servers', 'list:users']}]\n"
+            " 'scopes': ['admin:users', 'admin:servers', 'access:servers', 'list:users',"
+            " 'tokens']}]\n"
         )
         cls.hub_url = f"http://127.0.0.1:{ports['public']}"
         environ = {
@@ -419,6 +420,17 @@ def test_a_class_from_handout_to_grades(hub: Class) -> None:
     assert opens(teacher, cls.hub_url + "/hub/admin") == 200
     assert opens(learner, cls.hub_url + "/hub/admin") == 403
 
+    # JupyterHub 5 and later ignore ?token= in a page's URL: a link with a learner's own token
+    # leads to the login page (the same token in the Authorization header opens the API).
+    mine = {"note": "a link", "scopes": ["read:users!user"]}
+    token = call(cls, "POST", f"/hub/api/users/{ann}/tokens", mine)["token"]
+    with urllib.request.urlopen(f"{cls.hub_url}/hub/home?token={token}", timeout=30) as page:
+        assert "/hub/login" in page.url, page.url
+    request = urllib.request.Request(f"{cls.hub_url}/hub/api/user")
+    request.add_header("Authorization", f"token {token}")
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert json.loads(reply.read())["name"] == ann
+
     # The three servers, started through the hub's REST API, at once.
     call(cls, "POST", "/hub/api/users", {"usernames": [bob, cy]})  # ann exists: she logged in
     for user in cls.learners:
@@ -460,7 +472,8 @@ def test_a_class_from_handout_to_grades(hub: Class) -> None:
         other = next(u for u in cls.learners if u != user)
         paths = [str(cls.home(other)), str(cls.home(other) / ASSIGNMENT / f"{CHAPTER}.ipynb"),
                  str(cls.home(cls.teacher)), str(cls.home(cls.teacher) / "solutions"),
-                 str(cls.home(cls.teacher) / "solutions" / f"{CHAPTER}.ipynb")]  # fmt: skip
+                 str(cls.home(cls.teacher) / "solutions" / f"{CHAPTER}.ipynb"),
+                 str(cls.prefix / "exchange" / "event-loop-io" / "inbound")]  # fmt: skip
         probe = json.loads(execute(cls, user, f"PATHS = {paths!r}\n" + PROBE_CODE).splitlines()[-1])
         assert set(probe["tried"].values()) == {"denied"}, f"{user} could: {probe['tried']}"
         assert probe["package"].startswith(str(cls.prefix / "env")), probe["package"]
@@ -474,6 +487,8 @@ def test_a_class_from_handout_to_grades(hub: Class) -> None:
     leaks = [p for p in env_files if "eventloop" in p.parts and b"### BEGIN SOLUTION\n" in
              p.read_bytes()]  # fmt: skip
     assert not leaks and not list((cls.prefix / "env").rglob("solutions")), leaks
+    released = list((cls.prefix / "exchange" / "event-loop-io" / "outbound").rglob("*.ipynb"))
+    assert released and not [p for p in released if b"BEGIN SOLUTION" in p.read_bytes()]
 
     # Collect and grade, the course's way: one folder per learner, as the teacher.
     print(cls.run("collect", ASSIGNMENT))

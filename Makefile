@@ -13,7 +13,7 @@ ARGS   ?=
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
 
-.PHONY: lab test test-load install notebooks exercises serve bench lint clean help browser
+.PHONY: lab test test-load install notebooks exercises serve bench lint clean help browser handout test-classroom
 
 help:
 	@echo "make lab         open the course in JupyterLab (creates .venv on first use)"
@@ -24,6 +24,8 @@ help:
 	@echo "make notebooks   re-execute the notebooks and save their outputs (maintainers)"
 	@echo "make exercises   mark solutions/ for nbgrader, regenerate exercises/ (maintainers)"
 	@echo "make bench       run the benchmarks (a few minutes; make bench ARGS=--quick for seconds)"
+	@echo "make handout     the learners' copy, without solutions: dist/handout/ and its wheel"
+	@echo "make test-classroom  a class on a real JupyterHub, as root (adds and removes users)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +65,18 @@ JUDGED := tests/test_judge.py tests/test_judged_answers*.py tests/test_checks_ch
 test-load: $(STAMP)
 	$(BIN)/python tools/with_load.py --per-core 2 -- \
 		$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider $(wildcard $(JUDGED)) $(ARGS)
+
+# The learners' copy of the course: no solutions/, no worked answer (tools/make_handout.py),
+# and the wheel a hub installs into the learners' environment (classroom/class.sh setup).
+handout: $(STAMP)
+	$(BIN)/python tools/make_handout.py --wheel
+
+# A class on a real JupyterHub (classroom/, tests/test_classroom.py): as root it creates a
+# teacher and three learners, a hub on loopback, and removes them at the end. JupyterHub and
+# nbgrader go into the class's own environment (the `hub` and `teach` extras of the hand-out's
+# wheel), configurable-http-proxy from npm: not into .venv.
+test-classroom: handout
+	EVENTLOOP_CLASSROOM=1 $(BIN)/python -m pytest -p no:cacheprovider -rs -s tests/test_classroom.py $(ARGS)
 
 browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser -s tests/test_browser.py $(ARGS)

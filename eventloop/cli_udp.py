@@ -28,7 +28,7 @@ from eventloop.cli_serving import (
     serve_until_stopped,
     warn_if_exposed,
 )
-from eventloop.cli_values import duration, port
+from eventloop.cli_values import default_port, duration, port
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 
 # --- serve: the post's two UDP servers -----------------------------------------------------------
@@ -47,7 +47,9 @@ By default the servers listen on every address the name "localhost" has on
 this machine (127.0.0.1, and ::1 where localhost means IPv6 too), so only
 programs on this machine can reach them. --host 0.0.0.0 exposes them to the
 network: on a shared JupyterHub anyone on the network could then reach them.
-Port 0 picks any free port, which is printed.
+Port 0 picks any free port, which is printed. On a JupyterHub (JUPYTERHUB_USER is
+set) 0 is the default: other learners share the machine, and loopback keeps
+servers off the network, not away from them.
 """
 
 
@@ -62,8 +64,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--host", default="localhost", help="address to bind (default: localhost, loopback only)"
     )
-    parser.add_argument("--time-port", type=port, default=14000, help="default: 14000")
-    parser.add_argument("--echo-port", type=port, default=15000, help="default: 15000")
+    parser.add_argument(
+        "--time-port", type=port, default=default_port(14000), help="default: 14000 (0 on a hub)"
+    )
+    parser.add_argument(
+        "--echo-port", type=port, default=default_port(15000), help="default: 15000 (0 on a hub)"
+    )
     parser.add_argument(
         "--duration", type=duration, default=None, help="stop after this many seconds"
     )

@@ -49,6 +49,7 @@ Seeing and checking what the loop did:
     explorer        an ipywidgets slider over a recording's iterations
     experiments     the notebooks' measuring plumbing: a logged recv (01), a pausing list (08)
     checks          exercise checks that print a verdict and a hint
+    judge           the checks' judge: the learner's code in a process of its own, observed
     grading         teacher tooling: run a class's notebooks, tabulate the signed verdicts
     student_text    students' names and outputs, made harmless in the table and the CSV
 

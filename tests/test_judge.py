@@ -291,12 +291,13 @@ def test_a_busy_loop_is_runnable_the_whole_time_and_a_sleep_is_not():
     with Candidate() as candidate:
         spinner = candidate.wrap("spin", spin)
         sleeper = candidate.wrap("sleep", time.sleep)
+        trial = Trial(candidate, {"spin": spinner, "sleep": sleeper}, seed=1)
         for remote, busy in ((spinner, True), (sleeper, False)):
-            before, began = candidate.usage(), time.monotonic()
-            remote(0.3)
-            used, wall = candidate.usage() - before, time.monotonic() - began
-            assert used.load_proof
-            assert used.busy(wall) is busy, used
+            with trial.stopwatch() as took:
+                remote(0.3)
+            assert took.used.load_proof
+            assert took.used.busy(took.elapsed) is busy, (took.used, took.elapsed)
+            assert took.elapsed >= 0.29
 
 
 def test_a_check_failure_inside_the_scenario_is_the_learners(capsys):

@@ -539,10 +539,10 @@ def try_tcp_echo(tcp_echo: Callable[[socket.socket, int], None]) -> None:
     results: list[bytes] = []
     errors: list[BaseException] = []
     try:
-        with time_limit_of(5):
+        with time_limit_of(10):
             serve_two_clients(tcp_echo, results, errors)
     except CheckTimedOut:
-        print(f"{tcp_echo.__name__} was still running after 5 s and was stopped")
+        print(f"{tcp_echo.__name__} was still running after 10 s and was stopped")
     except Exception as error:
         print(f"{tcp_echo.__name__} raised {type(error).__name__}: {error}")
     else:

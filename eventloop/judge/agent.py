@@ -126,12 +126,14 @@ def handle(request: dict[str, Any], fds: list[int], namespace: dict[str, Any]) -
             watching(request.get("probes", []), target) as observed,
         ):
             warnings.simplefilter("always", ResourceWarning)
+            began = time.monotonic()
             try:
                 result = target(*args, **kwargs)
                 reply: dict[str, Any] = {"returned": encode(result)}
             except BaseException as error:  # the learner's code raised: that is the answer
                 reply = {"raised": describe_error(error)}
             finally:
+                reply["took"] = time.monotonic() - began
                 for sock in unpickler.sockets:
                     sock.close()  # our descriptor only: the judge's socket stays open
             result = None

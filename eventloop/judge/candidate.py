@@ -188,6 +188,7 @@ class Candidate:
         self.output: IO[bytes] | None = None
         self.unclosed: list[str] = []  # sockets the last call dropped without closing them
         self.observed: dict[str, list[str]] = {}  # what the last call's probes saw
+        self.took = 0.0  # how long the last call took, by the candidate's own clock
 
     def __enter__(self) -> Candidate:
         self.start()
@@ -273,6 +274,8 @@ class Candidate:
             fds=pickler.fds,
             time_limit=time_limit,
         )
+        took = reply.get("took")
+        self.took = float(took) if isinstance(took, (int, float)) else 0.0
         unclosed = reply.get("unclosed")
         self.unclosed = (
             [str(item)[:300] for item in unclosed[:20]] if isinstance(unclosed, list) else []

@@ -78,7 +78,8 @@ class Stopwatch:
 
     ``wall``: the judge's wall time around the call. ``elapsed``: ``wall`` less the
     time the judge's own thread waited for a core (it may read the answer late on a
-    busy machine). ``active``: ``elapsed`` less the time the candidate waited for a
+    busy machine), or the candidate's own measure of the call if that is longer
+    (but never beyond ``wall``). ``active``: ``elapsed`` less the time the candidate waited for a
     core, which leaves its time running plus its time asleep: for an answer that
     only waits, the time it *asked* to wait. ``used``: the candidate's ``Usage``.
     Use ``active`` for a lower bound on a wait (``select(..., timeout)``), and
@@ -101,7 +102,10 @@ class Stopwatch:
         self.wall = time.monotonic() - self.began
         judge_waited = this_thread_waiting() - self.judge_waited  # before anything else runs
         self.used = self.trial.usage() - self.before
-        self.elapsed = max(0.0, self.wall - judge_waited)
+        # The candidate's own clock, which no delay of the judge's stretches, may only raise
+        # the estimate, and never above the judge's wall time: a wrong clock cannot buy time.
+        own_clock = min(self.trial.candidate.took, self.wall)
+        self.elapsed = max(0.0, self.wall - judge_waited, own_clock)
         self.active = max(0.0, self.elapsed - self.used.waiting)
 
 

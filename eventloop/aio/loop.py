@@ -25,6 +25,7 @@ from typing import Any
 
 from eventloop.aio import sockets
 from eventloop.aio.errors import ErrorMethods
+from eventloop.aio.signals import SignalMethods
 from eventloop.aio.watching import COROUTINE_ORIGIN_DEPTH, WatchedMethods
 from eventloop.recorder import Recorder
 from eventloop.selectors_loop import SelectorLoop
@@ -58,7 +59,9 @@ class InnerLoop(SelectorLoop):
         return readable, writable
 
 
-class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.AbstractEventLoop):
+class EventLoop(
+    ErrorMethods, WatchedMethods, SignalMethods, sockets.SocketMethods, asyncio.AbstractEventLoop
+):
     """An asyncio event loop whose engine is ``eventloop.selectors_loop.SelectorLoop``."""
 
     inner_class: type[InnerLoop] = InnerLoop  # chapter 12's fault injection swaps it
@@ -87,6 +90,8 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._timers: dict[int, Any] = {}  # id(TimerHandle) -> our loop's Timer
         self._ready: deque[events.Handle] = deque()  # call_soon's queue, in order
         self._drain_scheduled = False
+        self._signal_handlers: dict[int, events.Handle] = {}  # eventloop/aio/signals.py
+        self._signal_waker = None
 
     # --- callbacks and time --------------------------------------------------------------------
 
@@ -222,6 +227,7 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         executor, self._default_executor = self._default_executor, None
         if executor is not None:
             executor.shutdown(wait=False)
+        self._close_signal_handlers()
         self._inner.close()
 
     def _check_closed(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from eventloop.aio import sockets
 from eventloop.aio.errors import ErrorMethods
 from eventloop.aio.signals import SignalMethods
+from eventloop.aio.unix import UnixMethods
 from eventloop.aio.watching import COROUTINE_ORIGIN_DEPTH, WatchedMethods
 from eventloop.recorder import Recorder
 from eventloop.selectors_loop import SelectorLoop
@@ -60,7 +61,12 @@ class InnerLoop(SelectorLoop):
 
 
 class EventLoop(
-    ErrorMethods, WatchedMethods, SignalMethods, sockets.SocketMethods, asyncio.AbstractEventLoop
+    ErrorMethods,
+    WatchedMethods,
+    SignalMethods,
+    UnixMethods,
+    sockets.SocketMethods,
+    asyncio.AbstractEventLoop,
 ):
     """An asyncio event loop whose engine is ``eventloop.selectors_loop.SelectorLoop``."""
 

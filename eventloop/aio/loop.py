@@ -25,7 +25,9 @@ from typing import Any
 
 from eventloop.aio import sockets
 from eventloop.aio.errors import ErrorMethods
+from eventloop.aio.pipes import PipeMethods
 from eventloop.aio.signals import SignalMethods
+from eventloop.aio.subprocesses import SubprocessMethods
 from eventloop.aio.unix import UnixMethods
 from eventloop.aio.watching import COROUTINE_ORIGIN_DEPTH, WatchedMethods
 from eventloop.recorder import Recorder
@@ -65,6 +67,8 @@ class EventLoop(
     WatchedMethods,
     SignalMethods,
     UnixMethods,
+    PipeMethods,
+    SubprocessMethods,
     sockets.SocketMethods,
     asyncio.AbstractEventLoop,
 ):

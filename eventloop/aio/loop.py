@@ -26,6 +26,7 @@ from typing import Any
 from eventloop.aio import sockets
 from eventloop.aio.errors import ErrorMethods
 from eventloop.aio.pipes import PipeMethods
+from eventloop.aio.sendfile import SendfileMethods
 from eventloop.aio.signals import SignalMethods
 from eventloop.aio.subprocesses import SubprocessMethods
 from eventloop.aio.unix import UnixMethods
@@ -69,6 +70,7 @@ class EventLoop(
     UnixMethods,
     PipeMethods,
     SubprocessMethods,
+    SendfileMethods,
     sockets.SocketMethods,
     asyncio.AbstractEventLoop,
 ):

@@ -1,0 +1,150 @@
+"""eventloop/aio/sendfile.py: sock_sendfile and sendfile, on our loop and asyncio's.
+
+asyncio uses the sendfile system call here, ours reads and writes: what the
+receiver gets, the count returned and the file's position afterwards must be
+the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eventloop.aio import EventLoop
+
+LOOPS = {"ours": EventLoop, "asyncio": asyncio.new_event_loop}
+DATA = os.urandom(600_000)
+
+
+@pytest.fixture(params=list(LOOPS))
+def loop(request) -> Iterator[asyncio.AbstractEventLoop]:
+    loop = LOOPS[request.param]()
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.write_bytes(DATA)
+    return path
+
+
+async def receive_all(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := await loop.sock_recv(sock, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(("offset", "count"), [(0, None), (1000, 300_000), (599_999, 10)])
+def test_sock_sendfile_sends_the_slice_and_moves_the_file_position(loop, data_file, offset, count):
+    async def main() -> tuple[int, bytes, int]:
+        sender, receiver = socket.socketpair()
+        with sender, receiver, open(data_file, "rb") as file:
+            sender.setblocking(False)
+            receiver.setblocking(False)
+            receiving = asyncio.ensure_future(receive_all(loop, receiver))
+            sent = await loop.sock_sendfile(sender, file, offset, count)
+            sender.shutdown(socket.SHUT_WR)
+            return sent, await receiving, file.tell()
+
+    expected = DATA[offset : None if count is None else offset + count]
+    assert loop.run_until_complete(main()) == (len(expected), expected, offset + len(expected))
+
+
+def test_sendfile_through_a_transport_then_the_protocol_has_it_back(loop, data_file):
+    async def main() -> tuple[int, bytes]:
+        async def count_then_reply(reader, writer) -> None:
+            received = await reader.read()
+            writer.write(b"%d %d" % (len(received), received == DATA + b"tail"))
+            writer.close()
+
+        server = await asyncio.start_server(count_then_reply, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        with open(data_file, "rb") as file:
+            sent = await loop.sendfile(writer.transport, file)
+        writer.write(b"tail")
+        writer.write_eof()
+        reply = await reader.read()  # reading was resumed, with the stream's own protocol
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return sent, reply
+
+    assert loop.run_until_complete(main()) == (len(DATA), b"%d 1" % (len(DATA) + 4))
+
+
+def outcomes(loop: asyncio.AbstractEventLoop, data_file: Path) -> dict[str, str]:
+    stream, peer = socket.socketpair()
+    datagram = socket.socket(type=socket.SOCK_DGRAM)
+    stream.setblocking(False)
+    datagram.setblocking(False)
+    seen = {}
+    try:
+        with open(data_file, "rb") as binary, open(data_file) as text:
+            calls = {
+                "text file": (stream, text, 0, None),
+                "datagram socket": (datagram, binary, 0, None),
+                "count 0": (stream, binary, 0, 0),
+                "count 1.5": (stream, binary, 0, 1.5),
+                "offset -1": (stream, binary, -1, None),
+                "offset 'a'": (stream, binary, "a", None),
+            }
+            for name, args in calls.items():
+                try:
+                    loop.run_until_complete(loop.sock_sendfile(*args))
+                    seen[name] = "ok"
+                except Exception as error:
+                    seen[name] = f"{type(error).__name__}: {error}"
+    finally:
+        for sock in (stream, peer, datagram):
+            sock.close()
+    return seen
+
+
+def test_mistakes_raise_what_asyncio_raises(data_file):
+    ours, theirs = EventLoop(), asyncio.new_event_loop()
+    try:
+        assert outcomes(ours, data_file) == outcomes(theirs, data_file)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_without_the_fallback_our_loop_says_it_has_no_native_sendfile(data_file):
+    loop = EventLoop()
+    sender, receiver = socket.socketpair()
+    try:
+        sender.setblocking(False)
+        with open(data_file, "rb") as file:
+            with pytest.raises(asyncio.SendfileNotAvailableError, match="native sendfile"):
+                loop.run_until_complete(loop.sock_sendfile(sender, file, fallback=False))
+    finally:
+        sender.close()
+        receiver.close()
+        loop.close()
+
+
+def test_a_transport_that_is_not_a_stream_is_refused(data_file):
+    loop = EventLoop()
+    read_end, write_end = os.pipe()
+    try:
+        with open(write_end, "wb", buffering=0) as pipe, open(data_file, "rb") as file:
+            transport, _ = loop.run_until_complete(loop.connect_write_pipe(asyncio.Protocol, pipe))
+            with pytest.raises(RuntimeError, match="not supported for transport"):
+                loop.run_until_complete(loop.sendfile(transport, file))
+            transport.close()
+            loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        os.close(read_end)
+        loop.close()

@@ -127,12 +127,40 @@ def test_without_the_fallback_our_loop_says_it_has_no_native_sendfile(data_file)
     try:
         sender.setblocking(False)
         with open(data_file, "rb") as file:
-            with pytest.raises(asyncio.SendfileNotAvailableError, match="native sendfile"):
+            with pytest.raises(asyncio.SendfileNotAvailableError, match="not supported"):
                 loop.run_until_complete(loop.sock_sendfile(sender, file, fallback=False))
     finally:
         sender.close()
         receiver.close()
         loop.close()
+
+
+def test_without_the_fallback_a_transport_says_so_too(loop, data_file):
+    """asyncio: its native path fails (patched here to fail, as on a system without it)."""
+    if not isinstance(loop, EventLoop):
+        loop._sendfile_native = asyncio.BaseEventLoop._sendfile_native.__get__(loop)
+
+    async def main() -> tuple[str, int]:
+        async def ignore(reader, writer) -> None:
+            await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(ignore, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        with open(data_file, "rb") as file:
+            try:
+                await loop.sendfile(writer.transport, file, fallback=False)
+                outcome = "sent"
+            except asyncio.SendfileNotAvailableError as error:
+                outcome = "not supported" if "not supported" in str(error) else str(error)
+            position = file.tell()
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+        return outcome, position
+
+    assert loop.run_until_complete(main()) == ("not supported", 0)
 
 
 def test_a_transport_that_is_not_a_stream_is_refused(data_file):

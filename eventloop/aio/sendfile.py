@@ -10,9 +10,8 @@ to the socket inside the kernel, and *falls back* to reading blocks and
 writing them when it cannot (TLS, Windows, a file that is not a regular
 file). This loop only has the fallback: a copy through user space, which asks
 nothing new of the loop, since waiting for a socket to be writable is what it
-already does. ``fallback=False`` therefore raises ``SendfileNotAvailableError``
-(``sock_sendfile``) or ``RuntimeError`` (``sendfile``), as asyncio does where it
-has no native path.
+already does. ``fallback=False`` therefore raises ``SendfileNotAvailableError``,
+as asyncio does where the system call is not available.
 
 Reading a file blocks (a disk is never "not ready" to ``select``), so each
 block is read in the default executor. Through a transport, a block waits
@@ -31,6 +30,7 @@ from eventloop.aio.transports import SocketTransport
 
 BLOCK = 256 * 1024  # bytes read per block through sock_sendfile (asyncio's)
 TRANSPORT_BLOCK = 16 * 1024  # through a transport (asyncio's)
+NO_NATIVE = "the sendfile syscall is not supported by eventloop.aio: use fallback=True"
 
 
 class SendfileMethods:
@@ -43,9 +43,7 @@ class SendfileMethods:
         """Send ``file`` (from ``offset``, ``count`` bytes or to its end) on ``sock``."""
         check_params(sock, file, offset, count)
         if not fallback:
-            raise asyncio.SendfileNotAvailableError(
-                "eventloop.aio has no native sendfile (os.sendfile): use fallback=True"
-            )
+            raise asyncio.SendfileNotAvailableError(NO_NATIVE)
         file_blocks, sent = Blocks(self, file, offset, count, BLOCK), 0
         try:
             while block := await file_blocks.next():
@@ -66,10 +64,7 @@ class SendfileMethods:
         if not isinstance(transport, SocketTransport):
             raise RuntimeError(f"sendfile is not supported for transport {transport!r}")
         if not fallback:
-            raise RuntimeError(
-                f"fallback is disabled and native sendfile is not supported for transport "
-                f"{transport!r}"
-            )
+            raise asyncio.SendfileNotAvailableError(NO_NATIVE)
         check_params(transport.get_extra_info("socket"), file, offset, count)
         file_blocks, sent = Blocks(self, file, offset, count, TRANSPORT_BLOCK), 0
         stand_in = StandIn(self, transport)
@@ -136,9 +131,9 @@ class StandIn(asyncio.Protocol):
             self.ready = None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.ready is not None:
+        if self.ready is not None and not self.ready.done():  # done: cancelled with sendfile
             self.ready.set_exception(exc or ConnectionError("Connection is closed by peer"))
-            self.ready = None
+        self.ready = None
         self.protocol.connection_lost(exc)
 
     def restore(self) -> None:

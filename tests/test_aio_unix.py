@@ -265,9 +265,9 @@ def test_tls_is_refused_by_name_not_ignored(path):
     loop = EventLoop()
     try:
         context = ssl.create_default_context()
-        with pytest.raises(NotImplementedError, match="TLS"):
+        with pytest.raises(NotImplementedError, match=r"create_unix_server\(ssl=.*no TLS"):
             loop.run_until_complete(loop.create_unix_server(asyncio.Protocol, path, ssl=context))
-        with pytest.raises(NotImplementedError, match="TLS"):
+        with pytest.raises(NotImplementedError, match=r"create_unix_connection\(ssl=.*no TLS"):
             loop.run_until_complete(
                 loop.create_unix_connection(
                     asyncio.Protocol, path, ssl=context, server_hostname="x"

@@ -7,8 +7,9 @@ run in the default thread pool, as asyncio's do.
 
 Streams (``create_connection``, ``create_server``, ``connect_accepted_socket``)
 are in ``servers`` and ``transports``; UDP (``create_datagram_endpoint``) in
-``datagram``. What the course leaves out (TLS, Unix sockets, pipes,
-subprocesses, signals, sendfile) raises ``NotImplementedError`` naming it.
+``datagram``; Unix sockets, pipes, subprocesses, signals and sendfile in
+modules of their own. What the course leaves out (TLS) raises
+``NotImplementedError`` naming it.
 """
 
 from __future__ import annotations
@@ -102,38 +103,8 @@ class SocketMethods:
     async def connect_accepted_socket(self, protocol_factory, sock, **options):
         return await servers.connect_accepted_socket(self, protocol_factory, sock, **options)
 
-    async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
-
-    async def create_unix_server(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
-
     async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(OUT_OF_SCOPE.format("TLS"))
-
-    async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("pipes"))
-
-    async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("pipes"))
-
-    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("subprocesses"))
-
-    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("subprocesses"))
-
-    def add_signal_handler(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(OUT_OF_SCOPE.format("signal handlers"))
-
-    def remove_signal_handler(self, *args: Any, **kwargs: Any) -> bool:
-        raise NotImplementedError(OUT_OF_SCOPE.format("signal handlers"))
-
-    async def sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
-
-    async def sock_sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
 
 
 OUT_OF_SCOPE = "eventloop.aio has no {}: outside this course's loop (use asyncio's own loop)"

@@ -49,10 +49,10 @@ class UnixServer(servers.Server):
         self.cleanup = {}
 
 
-def check_no_tls(ssl: Any, **options: Any) -> None:
+def check_no_tls(method: str, ssl: Any, **options: Any) -> None:
     """TLS is not part of this course's loop; its options without ``ssl`` are mistakes."""
     if ssl:
-        raise NotImplementedError(OUT_OF_SCOPE.format("TLS"))
+        raise NotImplementedError(f"{method}(ssl=...): " + OUT_OF_SCOPE.format("TLS"))
     for name, value in options.items():
         if value is not None:
             raise ValueError(f"{name} is only meaningful with ssl")
@@ -94,6 +94,7 @@ class UnixMethods:
     ) -> tuple[Any, Any]:
         """Connect to the server listening on ``path`` (or use ``sock``): a stream transport."""
         check_no_tls(
+            "create_unix_connection",
             ssl,
             server_hostname=server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
@@ -132,6 +133,7 @@ class UnixMethods:
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         check_no_tls(
+            "create_unix_server",
             ssl,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,

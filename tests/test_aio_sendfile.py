@@ -1,17 +1,18 @@
 """eventloop/aio/sendfile.py: sock_sendfile and sendfile, on our loop and asyncio's.
 
-asyncio uses the sendfile system call here, ours reads and writes: what the
-receiver gets, the count returned and the file's position afterwards must be
-the same.
+What the receiver gets, the count returned and the file's position afterwards
+must be the same on both, by the sendfile system call or by the fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,18 +122,52 @@ def test_mistakes_raise_what_asyncio_raises(data_file):
         theirs.close()
 
 
-def test_without_the_fallback_our_loop_says_it_has_no_native_sendfile(data_file):
-    loop = EventLoop()
-    sender, receiver = socket.socketpair()
-    try:
-        sender.setblocking(False)
-        with open(data_file, "rb") as file:
-            with pytest.raises(asyncio.SendfileNotAvailableError, match="not supported"):
-                loop.run_until_complete(loop.sock_sendfile(sender, file, fallback=False))
-    finally:
-        sender.close()
-        receiver.close()
-        loop.close()
+def sendfile_outcome(loop: asyncio.AbstractEventLoop, file: Any, fallback: bool) -> object:
+    """What sock_sendfile returns (the count and the bytes received), or the error's type."""
+
+    async def main() -> object:
+        sender, receiver = socket.socketpair()
+        with sender, receiver:
+            sender.setblocking(False)
+            receiver.setblocking(False)
+            receiving = asyncio.ensure_future(receive_all(loop, receiver))
+            try:
+                sent = await loop.sock_sendfile(sender, file, fallback=fallback)
+            except asyncio.SendfileNotAvailableError:
+                receiving.cancel()
+                return "SendfileNotAvailableError"
+            sender.shutdown(socket.SHUT_WR)
+            return sent, await receiving
+
+    return loop.run_until_complete(main())
+
+
+def test_a_file_object_with_no_descriptor_falls_back_to_reads_and_writes(loop):
+    expected = (len(DATA), DATA)
+    assert sendfile_outcome(loop, io.BytesIO(DATA), fallback=True) == expected
+    assert sendfile_outcome(loop, io.BytesIO(DATA), fallback=False) == "SendfileNotAvailableError"
+
+
+def test_the_kernel_sends_a_regular_file_without_the_fallback(loop, data_file, monkeypatch):
+    calls = []
+    real = os.sendfile
+
+    def counting_sendfile(*args: int) -> int:
+        calls.append(args[2])  # the offset
+        return real(*args)
+
+    monkeypatch.setattr(os, "sendfile", counting_sendfile)
+    with open(data_file, "rb") as file:
+        assert sendfile_outcome(loop, file, fallback=False) == (len(DATA), DATA)
+    assert calls[0] == 0 and len(calls) >= 2  # 600 kB do not fit a socketpair at once
+
+
+def test_without_os_sendfile_only_the_fallback_is_left(loop, data_file, monkeypatch):
+    monkeypatch.delattr(os, "sendfile")
+    with open(data_file, "rb") as file:
+        assert sendfile_outcome(loop, file, fallback=True) == (len(DATA), DATA)
+        file.seek(0)
+        assert sendfile_outcome(loop, file, fallback=False) == "SendfileNotAvailableError"
 
 
 def test_without_the_fallback_a_transport_says_so_too(loop, data_file):

@@ -1,17 +1,22 @@
-"""``sock_sendfile`` and ``sendfile``: a file to a socket, as reads and writes.
+"""``sock_sendfile`` and ``sendfile``: a file to a socket, by the kernel or as reads and writes.
 
 Grows from: ``sockets`` (``sock_sendall``), ``transports`` (a transport's
 flow control: ``pause_writing``/``resume_writing``) and chapter 08 (a blocking
 call, here ``file.readinto``, runs in the thread pool).
-Adds: asyncio's two sendfile methods, in their ``fallback=True`` form.
+Adds: asyncio's two sendfile methods.
 
-asyncio first tries ``os.sendfile``, a system call that copies from the file
-to the socket inside the kernel, and *falls back* to reading blocks and
-writing them when it cannot (TLS, Windows, a file that is not a regular
-file). This loop only has the fallback: a copy through user space, which asks
-nothing new of the loop, since waiting for a socket to be writable is what it
-already does. ``fallback=False`` therefore raises ``SendfileNotAvailableError``,
-as asyncio does where the system call is not available.
+``sock_sendfile`` first tries ``os.sendfile``, a system call that copies from
+the file to the socket inside the kernel. On a non-blocking socket it is
+chapter 02's rule once more: it sends what fits now and says how much, or
+raises ``BlockingIOError``; then the loop waits until the socket is writable.
+Where it cannot be used (no ``os.sendfile``, a file object with no descriptor)
+it *falls back*, as asyncio does, to reading blocks and writing them: a copy
+through user space that asks nothing new of the loop. ``fallback=False``
+raises ``SendfileNotAvailableError`` instead of falling back.
+
+``sendfile`` through a transport only has the fallback here (asyncio's native
+path reaches into its transport's internals), so with ``fallback=False`` it
+raises ``SendfileNotAvailableError``, as asyncio does without the system call.
 
 Reading a file blocks (a disk is never "not ready" to ``select``), so each
 block is read in the default executor. Through a transport, a block waits
@@ -23,6 +28,9 @@ a small protocol stands in for the user's to hear ``pause_writing`` and
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
+import os
 import socket
 from typing import Any
 
@@ -31,6 +39,7 @@ from eventloop.aio.transports import SocketTransport
 BLOCK = 256 * 1024  # bytes read per block through sock_sendfile (asyncio's)
 TRANSPORT_BLOCK = 16 * 1024  # through a transport (asyncio's)
 NO_NATIVE = "the sendfile syscall is not supported by eventloop.aio: use fallback=True"
+NOT_A_FILE = (errno.EINVAL, errno.ENOTSOCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 
 class SendfileMethods:
@@ -42,8 +51,11 @@ class SendfileMethods:
     ) -> int:  # fmt: skip
         """Send ``file`` (from ``offset``, ``count`` bytes or to its end) on ``sock``."""
         check_params(sock, file, offset, count)
-        if not fallback:
-            raise asyncio.SendfileNotAvailableError(NO_NATIVE)
+        try:
+            return await self._sendfile_by_the_kernel(sock, file, offset, count)
+        except asyncio.SendfileNotAvailableError:
+            if not fallback:
+                raise
         file_blocks, sent = Blocks(self, file, offset, count, BLOCK), 0
         try:
             while block := await file_blocks.next():
@@ -52,6 +64,42 @@ class SendfileMethods:
             return sent
         finally:
             if sent and hasattr(file, "seek"):  # where the next byte would come from
+                file.seek(offset + sent)
+
+    async def _sendfile_by_the_kernel(
+        self, sock: socket.socket, file: Any, offset: int, count: int | None
+    ) -> int:
+        """``os.sendfile`` from ``offset``, waiting for writability whenever the socket is full."""
+        if not hasattr(os, "sendfile"):
+            raise asyncio.SendfileNotAvailableError("os.sendfile() is not available")
+        try:
+            fileno = file.fileno()
+            size = os.fstat(fileno).st_size
+        except (AttributeError, io.UnsupportedOperation, OSError) as error:
+            raise asyncio.SendfileNotAvailableError("not a regular file") from error
+        end = offset + count if count else size
+        sent = 0
+        try:
+            while offset + sent < end:
+                try:
+                    just_sent = os.sendfile(
+                        sock.fileno(), fileno, offset + sent, end - offset - sent
+                    )
+                except (BlockingIOError, InterruptedError):
+                    await self._wait_until_ready(sock, "write")  # type: ignore[attr-defined]
+                    continue
+                except OSError as error:
+                    if sent == 0 and error.errno in NOT_A_FILE:  # nothing sent: fall back
+                        raise asyncio.SendfileNotAvailableError(
+                            "os.sendfile call failed"
+                        ) from error
+                    raise
+                if just_sent == 0:
+                    break  # the end of the file came before ``end``
+                sent += just_sent
+            return sent
+        finally:
+            if sent:
                 file.seek(offset + sent)
 
     async def sendfile(

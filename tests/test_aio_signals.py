@@ -269,3 +269,19 @@ def test_aiohttp_run_app_stops_on_sigterm_and_runs_on_shutdown(which):
             if child.poll() is None:
                 child.kill()
     assert (child.returncode, out) == (0, "on_shutdown ran\nrun_app returned\n")
+
+
+def test_anyio_signal_receiver_on_both_loops(loop):
+    anyio = pytest.importorskip("anyio")
+
+    async def main() -> list[int]:
+        received = []
+        with anyio.open_signal_receiver(signal.SIGUSR1, signal.SIGUSR2) as signals:
+            os.kill(os.getpid(), signal.SIGUSR2)
+            async for signum in signals:
+                received.append(signum)
+                break
+        return received
+
+    assert loop.run_until_complete(main()) == [signal.SIGUSR2]
+    assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL  # anyio removed its handlers

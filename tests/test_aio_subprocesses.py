@@ -254,3 +254,18 @@ def test_popen_options_pass_through(loop, tmp_path):
 
     assert loop.run_until_complete(main()).strip() == os.fsencode(os.path.realpath(tmp_path))
     assert subprocess.PIPE == PIPE
+
+
+def test_anyio_runs_processes_on_both_loops(loop):
+    anyio = pytest.importorskip("anyio")
+
+    async def main() -> list[object]:
+        result = await anyio.run_process([PYTHON, "-c", "print('anyio')"])
+        async with await anyio.open_process(["cat"]) as process:
+            await process.stdin.send(b"through anyio's streams")
+            await process.stdin.aclose()
+            echoed = await process.stdout.receive()
+            returncode = await process.wait()
+        return [result.stdout, result.returncode, echoed, returncode]
+
+    assert loop.run_until_complete(main()) == [b"anyio\n", 0, b"through anyio's streams", 0]

@@ -84,17 +84,17 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         self.closed = False
         self.pid = self.proc.pid
         self.extra = {"subprocess": self.proc}
-        self.pipes: dict[int, PipeProtocol] = {}
+        ends = (self.proc.stdin, self.proc.stdout, self.proc.stderr)
+        # every pipe is known from the start: the end (try_finish) waits for each of them
+        self.pipes = {fd: PipeProtocol(self, fd) for fd, end in enumerate(ends) if end is not None}
         watch_exit(loop, self.proc, self.process_exited)
 
     async def connect_pipes(self) -> None:
         """A transport on each pipe; then ``connection_made``, then what happened meanwhile."""
-        for fd, pipe in enumerate((self.proc.stdin, self.proc.stdout, self.proc.stderr)):
-            if pipe is None:
-                continue
-            self.pipes[fd] = PipeProtocol(self, fd)
+        ends = (self.proc.stdin, self.proc.stdout, self.proc.stderr)
+        for fd, pipe in self.pipes.items():
             connect = self.loop.connect_write_pipe if fd == 0 else self.loop.connect_read_pipe
-            await connect(lambda fd=fd: self.pipes[fd], pipe)
+            await connect(lambda pipe=pipe: pipe, ends[fd])
         self.loop.call_soon(self.protocol.connection_made, self)
         for callback, args in self.pending or ():
             self.loop.call_soon(callback, *args)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
+import tempfile
 import unittest
 
 from eventloop.aio import EventLoop
@@ -60,4 +62,7 @@ def outcome(where: str, name: str) -> str:
 
 
 if __name__ == "__main__":
-    print(json.dumps({test: outcome(*test.split(":")) for test in sys.argv[1:]}))
+    with tempfile.TemporaryDirectory() as scratch:  # sendfile's tests write a file here
+        os.chdir(scratch)
+        outcomes = {test: outcome(*test.split(":")) for test in sys.argv[1:]}
+    print(json.dumps(outcomes))

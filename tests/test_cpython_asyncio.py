@@ -173,7 +173,7 @@ OS_PASSING = {  # CPython mixin: the tests of it our loop must pass
 
 
 @pytest.fixture(scope="module")
-def os_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def os_outcomes() -> dict[str, str]:
     """Every test above, run once in one process of its own (see tests/cpython_mixins.py)."""
     script = Path(__file__).with_name("cpython_mixins.py")
     tests = [f"{where}:{name}" for where, names in OS_PASSING.items() for name in names]
@@ -182,7 +182,6 @@ def os_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         capture_output=True,
         text=True,
         timeout=240,
-        cwd=tmp_path_factory.mktemp("cpython_mixins"),  # sendfile's tests write a file there
     )
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads(run.stdout.strip().splitlines()[-1])

@@ -225,7 +225,7 @@ def test_run_works_like_asyncio_run():
 
 @pytest.mark.parametrize(
     ("method", "named"),
-    [("start_tls", "TLS")],
+    [("start_tls", "start_tls: eventloop.aio has no TLS")],
 )  # fmt: skip
 def test_what_is_not_built_says_so(method, named):
     loop = EventLoop()

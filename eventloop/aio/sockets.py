@@ -104,7 +104,7 @@ class SocketMethods:
         return await servers.connect_accepted_socket(self, protocol_factory, sock, **options)
 
     async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("TLS"))
+        raise NotImplementedError("start_tls: " + OUT_OF_SCOPE.format("TLS"))
 
 
 OUT_OF_SCOPE = "eventloop.aio has no {}: outside this course's loop (use asyncio's own loop)"

@@ -256,14 +256,17 @@ AIOHTTP_APP = textwrap.dedent(
 
 
 @pytest.mark.parametrize("which", list(LOOPS))
-def test_aiohttp_run_app_stops_on_sigterm_and_runs_on_shutdown(which):
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_aiohttp_run_app_stops_on_a_signal_and_runs_on_shutdown(which, sent):
+    """run_app's handlers raise GracefulExit from a loop callback: between two callbacks, so
+    the shutdown runs every time (a KeyboardInterrupt could land anywhere, even in the loop)."""
     pytest.importorskip("aiohttp")
     with subprocess.Popen(
         [sys.executable, "-c", AIOHTTP_APP, which], stdout=subprocess.PIPE, text=True
     ) as child:
         try:
             assert child.stdout.readline() == "ready\n"
-            child.send_signal(signal.SIGTERM)
+            child.send_signal(sent)
             out, _ = child.communicate(timeout=30)
         finally:
             if child.poll() is None:

@@ -1,7 +1,8 @@
 """Unix domain sockets: the same stream transport, another address family.
 
-Grows from: ``servers`` and ``transports`` (chapter 05's connection as an
-asyncio transport, chapter 05's accept loop as asyncio's ``Server``).
+Grows from: ``clients``, ``servers`` and ``transports`` (chapter 05's
+connection as an asyncio transport, chapter 05's accept loop as asyncio's
+``Server``).
 Adds: ``create_unix_server`` and ``create_unix_connection``, which is all
 ``asyncio.start_unix_server`` and ``asyncio.open_unix_connection`` ask of a loop.
 
@@ -27,8 +28,7 @@ import socket
 import stat
 from typing import Any
 
-from eventloop.aio import servers
-from eventloop.aio.sockets import OUT_OF_SCOPE
+from eventloop.aio import clients, servers
 
 
 class UnixServer(servers.Server):
@@ -47,15 +47,6 @@ class UnixServer(servers.Server):
             except FileNotFoundError:
                 pass
         self.cleanup = {}
-
-
-def check_no_tls(method: str, ssl: Any, **options: Any) -> None:
-    """TLS is not part of this course's loop; its options without ``ssl`` are mistakes."""
-    if ssl:
-        raise NotImplementedError(f"{method}(ssl=...): " + OUT_OF_SCOPE.format("TLS"))
-    for name, value in options.items():
-        if value is not None:
-            raise ValueError(f"{name} is only meaningful with ssl")
 
 
 def unix_stream_socket(sock: socket.socket) -> socket.socket:
@@ -83,7 +74,7 @@ class UnixMethods:
 
     async def create_unix_connection(
         self,
-        protocol_factory: servers.ProtocolFactory,
+        protocol_factory: clients.ProtocolFactory,
         path: str | bytes | os.PathLike[str] | None = None,
         *,
         ssl: Any = None,
@@ -93,7 +84,7 @@ class UnixMethods:
         ssl_shutdown_timeout: float | None = None,
     ) -> tuple[Any, Any]:
         """Connect to the server listening on ``path`` (or use ``sock``): a stream transport."""
-        check_no_tls(
+        clients.check_tls_options(
             "create_unix_connection",
             ssl,
             server_hostname=server_hostname,
@@ -114,11 +105,11 @@ class UnixMethods:
             raise ValueError("no path and sock were specified")
         else:
             unix_stream_socket(sock).setblocking(False)
-        return servers.start(self, sock, protocol_factory)
+        return clients.start(self, sock, protocol_factory)
 
     async def create_unix_server(
         self,
-        protocol_factory: servers.ProtocolFactory,
+        protocol_factory: clients.ProtocolFactory,
         path: str | bytes | os.PathLike[str] | None = None,
         *,
         sock: socket.socket | None = None,
@@ -132,7 +123,7 @@ class UnixMethods:
         """Listen on ``path`` (or ``sock``) and serve each client with a new protocol."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
-        check_no_tls(
+        clients.check_tls_options(
             "create_unix_server",
             ssl,
             ssl_handshake_timeout=ssl_handshake_timeout,

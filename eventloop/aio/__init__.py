@@ -15,6 +15,11 @@ asyncio needs is written in ``eventloop/aio/``.
     clients     create_connection (happy eyeballs), connect_accepted_socket
     servers     create_server and asyncio's Server, with chapter 09's EMFILE back-off
     datagram    create_datagram_endpoint: the post's UDP servers as protocols
+    unix        create_unix_server, create_unix_connection: the same transport, AF_UNIX
+    signals     add_signal_handler: a signal number down chapter 08's self-pipe
+    pipes       connect_read_pipe, connect_write_pipe: one-way transports
+    subprocesses  subprocess_exec, subprocess_shell: three pipes and the exit (pidfd)
+    sendfile    sock_sendfile, sendfile: reads and writes, asyncio's fallback
     runner      run(), new_event_loop() and run_in_thread(), on Python 3.10-3.13
 
 Use it like asyncio::

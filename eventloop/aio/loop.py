@@ -27,6 +27,11 @@ from typing import Any
 
 from eventloop.aio import sockets
 from eventloop.aio.errors import ErrorMethods
+from eventloop.aio.pipes import PipeMethods
+from eventloop.aio.sendfile import SendfileMethods
+from eventloop.aio.signals import SignalMethods
+from eventloop.aio.subprocesses import SubprocessMethods
+from eventloop.aio.unix import UnixMethods
 from eventloop.aio.watching import COROUTINE_ORIGIN_DEPTH, WatchedMethods
 from eventloop.handlers import call_recorded
 from eventloop.recorder import Recorder
@@ -99,7 +104,17 @@ class InnerLoop(SelectorLoop):
             raise error
 
 
-class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.AbstractEventLoop):
+class EventLoop(
+    ErrorMethods,
+    WatchedMethods,
+    SignalMethods,
+    UnixMethods,
+    PipeMethods,
+    SubprocessMethods,
+    SendfileMethods,
+    sockets.SocketMethods,
+    asyncio.AbstractEventLoop,
+):
     """An asyncio event loop whose engine is ``eventloop.selectors_loop.SelectorLoop``."""
 
     inner_class: type[InnerLoop] = InnerLoop  # chapter 12's fault injection swaps it
@@ -131,6 +146,8 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._asyncgens: weakref.WeakSet[Any] = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
         self._timers: dict[int, Any] = {}  # id(TimerHandle) -> our loop's Timer
+        self._signal_handlers: dict[int, events.Handle] = {}  # eventloop/aio/signals.py
+        self._signal_waker = None
 
     # --- callbacks and time --------------------------------------------------------------------
 
@@ -264,6 +281,7 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         executor, self._default_executor = self._default_executor, None
         if executor is not None:
             executor.shutdown(wait=False)
+        self._close_signal_handlers()
         self._inner.close()
 
     def _check_closed(self) -> None:

@@ -7,8 +7,9 @@ run in the default thread pool, as asyncio's do.
 
 Streams are in ``clients`` (``create_connection``, ``connect_accepted_socket``),
 ``servers`` (``create_server``) and ``transports``; UDP (``create_datagram_endpoint``) in
-``datagram``. What the course leaves out (TLS, Unix sockets, pipes,
-subprocesses, signals, sendfile) raises ``NotImplementedError`` naming it.
+``datagram``; Unix sockets, pipes, subprocesses, signals and sendfile in modules of their
+own (``unix``, ``pipes``, ``subprocesses``, ``signals``, ``sendfile``). What the course
+leaves out (TLS) raises ``NotImplementedError`` naming it.
 """
 
 from __future__ import annotations
@@ -139,38 +140,8 @@ class SocketMethods:
     async def connect_accepted_socket(self, protocol_factory, sock, **options):
         return await clients.connect_accepted_socket(self, protocol_factory, sock, **options)
 
-    async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("create_unix_connection", "Unix sockets")
-
-    async def create_unix_server(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("create_unix_server", "Unix sockets")
-
     async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
         raise not_provided("start_tls", "TLS")
-
-    async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("connect_read_pipe", "pipes")
-
-    async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("connect_write_pipe", "pipes")
-
-    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("subprocess_exec", "subprocesses")
-
-    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("subprocess_shell", "subprocesses")
-
-    def add_signal_handler(self, *args: Any, **kwargs: Any) -> None:
-        raise not_provided("add_signal_handler", "signal handlers")
-
-    def remove_signal_handler(self, *args: Any, **kwargs: Any) -> bool:
-        raise not_provided("remove_signal_handler", "signal handlers")
-
-    async def sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("sendfile", "sendfile")
-
-    async def sock_sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise not_provided("sock_sendfile", "sendfile")
 
 
 OUT_OF_SCOPE = "eventloop.aio has no {}: outside this course's loop (use asyncio's own loop)"

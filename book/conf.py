@@ -60,6 +60,9 @@ html_title = "Event Loop IO"
 html_static_path = ["_static"]
 html_extra_path = ["_root"]  # index.html at the top: a redirect to the landing page
 html_css_files = ["book.css"]
+html_favicon = "_static/favicon.svg"  # without one, every page's request for /favicon.ico is a 404
+# pydata-sphinx-theme's own default is an empty mode, which it reports as a console error
+html_context = {"default_mode": "auto"}
 html_copy_source = False
 html_show_sourcelink = False
 html_theme_options = {

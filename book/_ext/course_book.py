@@ -70,9 +70,7 @@ def launch_links(config, path: str) -> list[tuple[str, str]]:
     if config.book_binder_url:
         slug = repository.split("github.com/", 1)[-1]
         binder = config.book_binder_url.rstrip("/")
-        links.append(
-            ("Open it on Binder", f"{binder}/v2/gh/{slug}/{branch}?labpath={quote(path)}")
-        )
+        links.append(("Open it on Binder", f"{binder}/v2/gh/{slug}/{branch}?labpath={quote(path)}"))
     if config.book_jupyterhub_url:
         name = repository.rsplit("/", 1)[-1]
         query = urlencode(

@@ -84,6 +84,13 @@ def test_set_alt_changes_only_that_cells_metadata(tmp_path: Path) -> None:
     assert changed == ['    "alt": "a new description"']
 
 
+def test_ci_runs_make_test_book_after_make_test() -> None:
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert lines.index("make test-book") > lines.index("make test")
+    recipe = (ROOT / "Makefile").read_text().split("\ntest-book:", 1)[1].split("\n\n", 1)[0]
+    assert "EVENTLOOP_TEST_BOOK=1" in recipe and "tests/test_book.py" in recipe
+
+
 def launch_config(**values: str) -> SimpleNamespace:
     settings = dict(
         book_repository_url="",

@@ -14,12 +14,18 @@ In a notebook, make ``explore(recorder)`` the last expression of a cell. The
 widget is shown, and one line of plain text is printed too, because nbval
 compares text and never widgets. Without ipywidgets, ``explore`` prints the
 recording as a table instead.
+
+Where there is no kernel to move the slider (a saved notebook opened later, the
+book site), the output also holds a still of the same recording: the timeline
+and the details panel, frame by frame, for the first iterations.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import textwrap
 
 from eventloop.recorder import Iteration, Recorder
 from eventloop.timeline import draw_highlight, figure_size, plot_timeline
@@ -27,6 +33,12 @@ from eventloop.timeline_rows import descriptor_names, timeline_rows
 
 DPI = 80
 """Resolution of the timeline image: sharp enough, and quick to send to the browser."""
+
+FRAMES = 4
+"""Iterations in the still that stands in for the widget where there is no kernel."""
+
+FRAMES_DPI = 72
+"""The still's resolution: readable, and small enough to keep in the notebook."""
 
 
 def explore(recorder: Recorder) -> Explorer | TextExplorer:
@@ -118,6 +130,40 @@ class Explorer:
             f"{self.iteration} (move the slider to step through them)"
         )
 
+    def frame_iterations(self) -> list[int]:
+        """The iterations the still shows: the first ``FRAMES`` of the recording."""
+        return sorted(self.turns)[:FRAMES]
+
+    def frames_png(self) -> bytes:
+        """The still: for each frame iteration, the highlighted timeline and its details."""
+        from matplotlib.figure import Figure
+
+        chosen = self.frame_iterations()
+        width, height = figure_size(self.rows)
+        figure = Figure(figsize=(width + 5, height * len(chosen) + 0.4), layout="constrained")
+        grid = figure.subplots(len(chosen), 2, width_ratios=[width, 5], squeeze=False)
+        for number, (timeline, details) in zip(chosen, grid):
+            plot_timeline(self.recorder, ax=timeline, highlight=number, title=f"iteration {number}")
+            timeline.get_legend().remove()  # the chapter's timeline above has it; room for text
+            lines = self.details_text(number).splitlines()
+            wrapped = [
+                part for line in lines for part in textwrap.wrap(line, 42, subsequent_indent="    ")
+            ]
+            details.axis("off")
+            details.text(0, 1, "\n".join(wrapped), va="top", family="monospace", fontsize=10)
+        shown = f"the first {len(chosen)} of {len(self.turns)} iterations"
+        if len(chosen) == len(self.turns):
+            shown = f"all {len(chosen)} iterations"
+        figure.suptitle(
+            f"The explorer, frame by frame ({shown}): run the notebook for its slider",
+            x=0.01,
+            ha="left",
+            fontsize=12,
+        )
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=FRAMES_DPI)
+        return few_colours(buffer.getvalue())
+
     # --- how the widget works ------------------------------------------------
 
     def _on_slider(self, change: dict) -> None:
@@ -147,6 +193,8 @@ class Explorer:
             bundle = bundle[0]
         bundle = dict(bundle)
         bundle["text/plain"] = "Explorer widget (run the notebook to use it)"
+        if self.turns:  # shown where the widget cannot be: no kernel, or a static page
+            bundle["image/png"] = base64.b64encode(self.frames_png()).decode("ascii")
         display(bundle, raw=True)
         print(self.status_line())
 
@@ -201,6 +249,17 @@ def describe(turn: Iteration, names: dict[int, str]) -> str:
         lines.append("handlers run: none")
     lines += [f"note: {note.text}" for note in turn.notes if note not in before]
     return "\n".join(lines)
+
+
+def few_colours(png: bytes, colours: int = 64) -> bytes:
+    """The same picture with a palette of ``colours``: a timeline has few, and a third the bytes."""
+    from PIL import Image  # matplotlib's own dependency
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(
+        colours, method=Image.Quantize.FASTOCTREE
+    ).save(buffer, "png", optimize=True)
+    return buffer.getvalue()
 
 
 def is_highlight(artist: object) -> bool:

@@ -212,6 +212,7 @@ INSPECT = """
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   runBox: [...document.querySelectorAll('.run-it-yourself')].map(e => e.innerText),
+  explorerNotes: document.querySelectorAll('.explorer-note').length,
 })
 """
 
@@ -304,6 +305,21 @@ def test_every_figure_is_on_the_page_loaded_and_described(pages, name) -> None:
 def test_every_notebook_page_has_a_run_it_yourself_box(pages, name) -> None:
     (box,) = pages[name]["runBox"]
     assert "make lab" in box and "make test" in box and f"{name}.ipynb" in box
+
+
+def explorer_calls(name: str) -> int:
+    """How many cells of the page's notebook call ``explore(``."""
+    path = ROOT / f"{name}.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"] if path.exists() else []
+    return sum(c["cell_type"] == "code" and "explore(" in "".join(c["source"]) for c in cells)
+
+
+@pytest.mark.book
+@in_make_test_book
+@pytest.mark.parametrize("name", [n for n in page_names() if explorer_calls(n)])
+def test_the_explorer_shows_a_still_and_says_the_live_one_needs_a_kernel(pages, name) -> None:
+    assert pages[name]["explorerNotes"] == explorer_calls(name)
+    assert any(f["alt"].startswith("A still of the explorer") for f in pages[name]["figures"])
 
 
 @pytest.mark.book

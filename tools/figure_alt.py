@@ -49,8 +49,10 @@ def missing(path: Path) -> list[str]:
     for cell, count in figures(notebook):
         texts = [t for t in alt_texts(cell) if t.strip()]
         if len(texts) != count:
-            problems.append(f"{path.relative_to(ROOT)} cell {cell.get('id')}: {count} figure(s), "
-                            f"{len(texts)} alt text(s)")
+            problems.append(
+                f"{path.relative_to(ROOT)} cell {cell.get('id')}: {count} figure(s), "
+                f"{len(texts)} alt text(s)"
+            )
     return problems
 
 

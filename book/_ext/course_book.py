@@ -7,6 +7,9 @@ code cell carries them in its metadata, ``"alt"``, a string (one figure) or a li
 changes a figure sees the words that describe it; ``tools/figure_alt.py`` sets them. A figure
 without alt text is a build warning here, and a failure in ``tests/test_book.py``.
 
+The explorer. Its slider needs a kernel; on a page, the still the notebook saved of the same
+recording stands in for it, and a line under it says so.
+
 Run it yourself. A page of the book is a notebook with its saved outputs: every chapter and
 exercise page starts with a box that says how to run it (the two commands), and, where
 ``book_repository_url`` is set (the Pages workflow sets it), links that open that notebook on
@@ -58,6 +61,34 @@ def add_alt_text(app: Sphinx, doctree: nodes.document) -> None:
             )
         for image, text in zip(images, texts):
             image["alt"] = text
+
+
+def cell_source(cell: nodes.container) -> str:
+    """The code of a notebook cell, as the page shows it."""
+    for part in cell.findall(nodes.container):
+        if part.get("nb_element") == "cell_code_source":
+            return part.astext()
+    return ""
+
+
+def note_the_explorer_stills(app: Sphinx, doctree: nodes.document) -> None:
+    """Under the explorer's still, say that the live explorer needs a kernel, and where to get one.
+
+    The explorer is a widget driven by Python: its slider does nothing on a static page, so the
+    notebook saved a still of the same recording (eventloop/explorer.py) and the page shows it.
+    """
+    for cell in list(doctree.findall(nodes.container)):
+        if cell.get("nb_element") != "cell_code" or "explore(" not in cell_source(cell):
+            continue
+        if not any(True for _ in cell.findall(nodes.image)):
+            continue
+        note = nodes.paragraph(classes=["explorer-note"])
+        note += nodes.Text(
+            "This is a still of the explorer: the live explorer, with its slider and Play "
+            "button, needs a running kernel. Run the notebook (see “Run it yourself” at the top "
+            "of the page) to step through the iterations yourself."
+        )
+        cell.parent.insert(cell.parent.index(cell) + 1, note)
 
 
 def launch_links(config, path: str) -> list[tuple[str, str]]:
@@ -126,4 +157,5 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("book_jupyterhub_url", "", "html")
     app.connect("doctree-read", add_alt_text)
     app.connect("doctree-read", add_run_box)
+    app.connect("doctree-read", note_the_explorer_stills)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -71,5 +71,7 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "navigation_with_keys": False,
     "home_page_in_toc": True,
+    # The wide tables of the reference pages get the page's full width: no "Contents" column.
+    "secondary_sidebar_items": {"**": ["page-toc"], "PITFALLS": [], "benchmarks/README": []},
 }
 pygments_style = "default"

@@ -37,7 +37,7 @@ DPI = 80
 FRAMES = 4
 """Iterations in the still that stands in for the widget where there is no kernel."""
 
-FRAMES_DPI = 72
+FRAMES_DPI = 80
 """The still's resolution: readable, and small enough to keep in the notebook."""
 
 
@@ -139,18 +139,25 @@ class Explorer:
         from matplotlib.figure import Figure
 
         chosen = self.frame_iterations()
+        texts = [
+            "\n".join(
+                part
+                for line in self.details_text(number).splitlines()
+                for part in textwrap.wrap(line, 96, subsequent_indent="    ")
+            )
+            for number in chosen
+        ]
         width, height = figure_size(self.rows)
-        figure = Figure(figsize=(width + 5, height * len(chosen) + 0.4), layout="constrained")
-        grid = figure.subplots(len(chosen), 2, width_ratios=[width, 5], squeeze=False)
-        for number, (timeline, details) in zip(chosen, grid):
+        # each frame: the timeline, and under it the details panel's text (same width as the
+        # chapter's other figures, so that the text is as legible on a page as theirs)
+        ratios = [r for text in texts for r in (height, 0.45 + 0.19 * text.count("\n"))]
+        figure = Figure(figsize=(width, sum(ratios) + 0.4), layout="constrained")
+        axes = figure.subplots(len(ratios), 1, height_ratios=ratios)
+        for number, text, timeline, details in zip(chosen, texts, axes[::2], axes[1::2]):
             plot_timeline(self.recorder, ax=timeline, highlight=number, title=f"iteration {number}")
-            timeline.get_legend().remove()  # the chapter's timeline above has it; room for text
-            lines = self.details_text(number).splitlines()
-            wrapped = [
-                part for line in lines for part in textwrap.wrap(line, 42, subsequent_indent="    ")
-            ]
+            timeline.get_legend().remove()  # the chapter's timeline above has it
             details.axis("off")
-            details.text(0, 1, "\n".join(wrapped), va="top", family="monospace", fontsize=10)
+            details.text(0, 1, text, va="top", family="monospace", fontsize=10.5)
         shown = f"the first {len(chosen)} of {len(self.turns)} iterations"
         if len(chosen) == len(self.turns):
             shown = f"all {len(chosen)} iterations"

@@ -74,4 +74,3 @@ html_theme_options = {
     # The wide tables of the reference pages get the page's full width: no "Contents" column.
     "secondary_sidebar_items": {"**": ["page-toc"], "PITFALLS": [], "benchmarks/README": []},
 }
-pygments_style = "default"

@@ -73,7 +73,8 @@ $(BOOK_STAMP): $(STAMP)
 
 # The committed notebooks as they are: nothing is executed, nothing is downloaded.
 book: $(BOOK_STAMP)
-	$(BIN)/sphinx-build -q -b html -c book . _build/book
+	@# -E: read every page afresh, so that a change to book/_ext shows (Sphinx only sees conf.py)
+	$(BIN)/sphinx-build -q -E -b html -c book . _build/book
 	@echo "the book: _build/book/index.html"
 
 test-book: $(BOOK_STAMP)

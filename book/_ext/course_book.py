@@ -112,19 +112,23 @@ def launch_links(config, path: str) -> list[tuple[str, str]]:
     return links
 
 
-def run_box(config, path: str) -> nodes.Element:
-    """The "Run it yourself" box for the notebook at ``path`` (relative to the course root)."""
+def run_box(config, path: str, explorer: bool = False) -> nodes.Element:
+    """The "Run it yourself" box for the notebook at ``path`` (relative to the course root).
+
+    ``explorer``: the page shows the explorer's still, whose live version needs a kernel.
+    """
     box = nodes.admonition(classes=["run-it-yourself", "tip"])
     box += nodes.title(text="Run it yourself")
     intro = nodes.paragraph()
     intro += nodes.Text("This page is ")
     intro += nodes.literal(text=path)
+    live = ", and to use the live explorer (it needs a running kernel)" if explorer else ""
     intro += nodes.Text(
-        " with the outputs of its last run. To run it, change it and see the live explorer "
-        "(it needs a running kernel), clone the course and, in its folder:"
+        f" with the outputs of its last run. To run it and change it{live}, clone the course "
+        "and, in its folder, run:"
     )
     box += intro
-    box += nodes.literal_block(COMMANDS, COMMANDS, language="bash")
+    box += nodes.literal_block(COMMANDS, COMMANDS, language="text")
     links = launch_links(config, path)
     if links:
         line = nodes.paragraph()
@@ -147,7 +151,13 @@ def add_run_box(app: Sphinx, doctree: nodes.document) -> None:
     if section is None:
         return
     title = next(iter(section.findall(nodes.title)))
-    title.parent.insert(title.parent.index(title) + 1, run_box(app.config, docname + ".ipynb"))
+    explorer = any(
+        "explore(" in cell_source(cell)
+        for cell in doctree.findall(nodes.container)
+        if cell.get("nb_element") == "cell_code"
+    )
+    box = run_box(app.config, docname + ".ipynb", explorer)
+    title.parent.insert(title.parent.index(title) + 1, box)
 
 
 def setup(app: Sphinx) -> dict:

@@ -39,6 +39,7 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("[0-9][0-9]-*.ipynb"))
 OTHER_PAGES = ["book/index", "PITFALLS", "TEACHING", "benchmarks/README"]
 SERIOUS = {"serious", "critical"}
+EXAMPLE_REPOSITORY = "https://github.com/example/eventloop-course"
 
 in_make_test_book = pytest.mark.skipif(
     os.environ.get("EVENTLOOP_TEST_BOOK") != "1",
@@ -141,7 +142,12 @@ def site(tmp_path_factory) -> Path:
     pytest.importorskip("myst_nb", reason="needs the `book` extra (make test-book installs it)")
     out = tmp_path_factory.mktemp("book")
     began = time.monotonic()
-    result = build(out)
+    # as the Pages workflow builds it: the Run-it-yourself boxes link to Binder and a JupyterHub
+    result = build(
+        out,
+        EVENTLOOP_BOOK_REPOSITORY=EXAMPLE_REPOSITORY,
+        EVENTLOOP_BOOK_JUPYTERHUB="https://hub.example.edu",
+    )
     print(f"\nbuilt the book in {time.monotonic() - began:.1f} s")
     assert result.returncode == 0, result.stderr
     assert "alt text" not in result.stderr, result.stderr
@@ -212,6 +218,7 @@ INSPECT = """
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   runBox: [...document.querySelectorAll('.run-it-yourself')].map(e => e.innerText),
+  runLinks: [...document.querySelectorAll('.run-it-yourself a')].map(a => a.href),
   explorerNotes: document.querySelectorAll('.explorer-note').length,
 })
 """
@@ -312,11 +319,15 @@ def test_every_figure_is_on_the_page_loaded_and_described(pages, name) -> None:
 @pytest.mark.book
 @in_make_test_book
 @pytest.mark.parametrize(
-    "name", [n for n in page_names() if n.endswith(tuple(p.stem for p in CHAPTERS))]
+    "name", [n for n in page_names() if n.startswith(("notebooks/", "exercises/"))]
 )
 def test_every_notebook_page_has_a_run_it_yourself_box(pages, name) -> None:
     (box,) = pages[name]["runBox"]
     assert "make lab" in box and "make test" in box and f"{name}.ipynb" in box
+    binder, hub = pages[name]["runLinks"]
+    assert binder.startswith("https://mybinder.org/v2/gh/example/eventloop-course/main?labpath=")
+    assert binder.endswith(f"{name}.ipynb")
+    assert hub.startswith("https://hub.example.edu/hub/user-redirect/git-pull?repo=")
 
 
 def explorer_calls(name: str) -> int:

@@ -74,7 +74,7 @@ $(BOOK_STAMP): $(STAMP)
 # The committed notebooks as they are: nothing is executed, nothing is downloaded.
 book: $(BOOK_STAMP)
 	@# -E: read every page afresh, so that a change to book/_ext shows (Sphinx only sees conf.py)
-	$(BIN)/sphinx-build -q -E -b html -c book . _build/book
+	$(BIN)/sphinx-build -q -E -b html -c book -d _build/doctrees . _build/book
 	@echo "the book: _build/book/index.html"
 
 test-book: $(BOOK_STAMP)

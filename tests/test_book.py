@@ -225,6 +225,8 @@ INSPECT = """
   runBox: [...document.querySelectorAll('.run-it-yourself')].map(e => e.innerText),
   runLinks: [...document.querySelectorAll('.run-it-yourself a')].map(a => a.href),
   explorerNotes: document.querySelectorAll('.explorer-note').length,
+  previous: document.querySelector('.prev-next-area a.left-prev')?.href ?? null,
+  next: document.querySelector('.prev-next-area a.right-next')?.href ?? null,
 })
 """
 
@@ -333,6 +335,16 @@ def test_every_notebook_page_has_a_run_it_yourself_box(pages, name) -> None:
     assert binder.startswith("https://mybinder.org/v2/gh/example/eventloop-course/main?labpath=")
     assert binder.endswith(f"{name}.ipynb")
     assert hub.startswith("https://hub.example.edu/hub/user-redirect/git-pull?repo=")
+
+
+@pytest.mark.book
+@in_make_test_book
+def test_previous_and_next_links_walk_the_whole_book_in_order(pages, server: str) -> None:
+    order = ["book/index"] + [n for n in page_names() if n != "book/index"]
+    for before, after in zip(order, order[1:]):
+        assert pages[before]["next"] == f"{server}{after}.html", before
+        assert pages[after]["previous"] == f"{server}{before}.html", after
+    assert pages[order[0]]["previous"] is None and pages[order[-1]]["next"] is None
 
 
 def explorer_calls(name: str) -> int:

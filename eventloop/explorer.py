@@ -16,8 +16,11 @@ compares text and never widgets. Without ipywidgets, ``explore`` prints the
 recording as a table instead.
 
 Where there is no kernel to move the slider (a saved notebook opened later, the
-book site), the output also holds a still of the same recording: the timeline
-and the details panel, frame by frame, for the first iterations.
+book site), the saved output also holds a still of the same recording: the
+timeline and the details panel, frame by frame, for the first iterations. It is
+drawn only when the notebook is run to be saved (``tools/run_notebooks.py`` sets
+``EVENTLOOP_EXPLORER_STILL=1``): drawing it takes a second or more, and a
+learner running the notebook has the live widget.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 import textwrap
 
 from eventloop.recorder import Iteration, Recorder
@@ -33,6 +37,9 @@ from eventloop.timeline_rows import descriptor_names, timeline_rows
 
 DPI = 80
 """Resolution of the timeline image: sharp enough, and quick to send to the browser."""
+
+STILL = "EVENTLOOP_EXPLORER_STILL"
+"""The environment variable that asks for the still (set by ``tools/run_notebooks.py``)."""
 
 FRAMES = 4
 """Iterations in the still that stands in for the widget where there is no kernel."""
@@ -200,7 +207,7 @@ class Explorer:
             bundle = bundle[0]
         bundle = dict(bundle)
         bundle["text/plain"] = "Explorer widget (run the notebook to use it)"
-        if self.turns:  # shown where the widget cannot be: no kernel, or a static page
+        if self.turns and os.environ.get(STILL) == "1":  # for where the widget cannot be
             bundle["image/png"] = base64.b64encode(self.frames_png()).decode("ascii")
         display(bundle, raw=True)
         print(self.status_line())

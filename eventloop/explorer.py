@@ -14,12 +14,22 @@ In a notebook, make ``explore(recorder)`` the last expression of a cell. The
 widget is shown, and one line of plain text is printed too, because nbval
 compares text and never widgets. Without ipywidgets, ``explore`` prints the
 recording as a table instead.
+
+Where there is no kernel to move the slider (a saved notebook opened later, the
+book site), the saved output also holds a still of the same recording: the
+timeline and the details panel, frame by frame, for the first iterations. It is
+drawn only when the notebook is run to be saved (``tools/run_notebooks.py`` sets
+``EVENTLOOP_EXPLORER_STILL=1``): drawing it takes a second or more, and a
+learner running the notebook has the live widget.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import os
+import textwrap
 
 from eventloop.recorder import Iteration, Recorder
 from eventloop.timeline import draw_highlight, figure_size, plot_timeline
@@ -27,6 +37,15 @@ from eventloop.timeline_rows import descriptor_names, timeline_rows
 
 DPI = 80
 """Resolution of the timeline image: sharp enough, and quick to send to the browser."""
+
+STILL = "EVENTLOOP_EXPLORER_STILL"
+"""The environment variable that asks for the still (set by ``tools/run_notebooks.py``)."""
+
+FRAMES = 4
+"""Iterations in the still that stands in for the widget where there is no kernel."""
+
+FRAMES_DPI = 80
+"""The still's resolution: readable, and small enough to keep in the notebook."""
 
 
 def explore(recorder: Recorder) -> Explorer | TextExplorer:
@@ -118,6 +137,47 @@ class Explorer:
             f"{self.iteration} (move the slider to step through them)"
         )
 
+    def frame_iterations(self) -> list[int]:
+        """The iterations the still shows: the first ``FRAMES`` of the recording."""
+        return sorted(self.turns)[:FRAMES]
+
+    def frames_png(self) -> bytes:
+        """The still: for each frame iteration, the highlighted timeline and its details."""
+        from matplotlib.figure import Figure
+
+        chosen = self.frame_iterations()
+        texts = [
+            "\n".join(
+                part
+                for line in self.details_text(number).splitlines()
+                for part in textwrap.wrap(line, 96, subsequent_indent="    ")
+            )
+            for number in chosen
+        ]
+        width, height = figure_size(self.rows)
+        # each frame: the timeline, and under it the details panel's text (same width as the
+        # chapter's other figures, so that the text is as legible on a page as theirs)
+        ratios = [r for text in texts for r in (height, 0.45 + 0.19 * text.count("\n"))]
+        figure = Figure(figsize=(width, sum(ratios) + 0.4), layout="constrained")
+        axes = figure.subplots(len(ratios), 1, height_ratios=ratios)
+        for number, text, timeline, details in zip(chosen, texts, axes[::2], axes[1::2]):
+            plot_timeline(self.recorder, ax=timeline, highlight=number, title=f"iteration {number}")
+            timeline.get_legend().remove()  # the chapter's timeline above has it
+            details.axis("off")
+            details.text(0, 1, text, va="top", family="monospace", fontsize=10.5)
+        shown = f"the first {len(chosen)} of {len(self.turns)} iterations"
+        if len(chosen) == len(self.turns):
+            shown = f"all {len(chosen)} iterations"
+        figure.suptitle(
+            f"The explorer, frame by frame ({shown}): run the notebook for its slider",
+            x=0.01,
+            ha="left",
+            fontsize=12,
+        )
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=FRAMES_DPI)
+        return few_colours(buffer.getvalue())
+
     # --- how the widget works ------------------------------------------------
 
     def _on_slider(self, change: dict) -> None:
@@ -147,6 +207,8 @@ class Explorer:
             bundle = bundle[0]
         bundle = dict(bundle)
         bundle["text/plain"] = "Explorer widget (run the notebook to use it)"
+        if self.turns and os.environ.get(STILL) == "1":  # for where the widget cannot be
+            bundle["image/png"] = base64.b64encode(self.frames_png()).decode("ascii")
         display(bundle, raw=True)
         print(self.status_line())
 
@@ -201,6 +263,17 @@ def describe(turn: Iteration, names: dict[int, str]) -> str:
         lines.append("handlers run: none")
     lines += [f"note: {note.text}" for note in turn.notes if note not in before]
     return "\n".join(lines)
+
+
+def few_colours(png: bytes, colours: int = 64) -> bytes:
+    """The same picture with a palette of ``colours``: a timeline has few, and a third the bytes."""
+    from PIL import Image  # matplotlib's own dependency
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(
+        colours, method=Image.Quantize.FASTOCTREE
+    ).save(buffer, "png", optimize=True)
+    return buffer.getvalue()
 
 
 def is_highlight(artist: object) -> bool:

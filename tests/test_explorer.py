@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import sys
 
@@ -104,6 +105,26 @@ def test_display_prints_one_stable_line(monkeypatch, capsys):
         bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
     )
     assert "0x" not in repr(explorer)
+
+
+def test_display_carries_a_still_of_the_first_frames_for_pages_without_a_kernel(monkeypatch):
+    explorer = explore(synthetic(7))  # iterations 0-7
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    monkeypatch.delenv("EVENTLOOP_EXPLORER_STILL", raising=False)
+    explorer._ipython_display_()
+    assert "image/png" not in shown.pop()  # a learner's run: the live widget, no still
+    monkeypatch.setenv("EVENTLOOP_EXPLORER_STILL", "1")  # tools/run_notebooks.py
+    explorer._ipython_display_()
+    (bundle,) = shown
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert explorer.frame_iterations() == [0, 1, 2, 3]
+    assert explorer.iteration == 0  # drawing the still does not move the widget
+    empty = explore(Recorder())
+    assert empty.frame_iterations() == []
+    shown.clear()
+    empty._ipython_display_()
+    assert "image/png" not in shown[0]  # nothing recorded: no frames to show
 
 
 def test_empty_recording():

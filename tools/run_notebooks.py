@@ -13,6 +13,7 @@ widget state, and the Python patch version. Outputs stay: nbval compares them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,12 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def execute(path: Path, timeout: int) -> nbformat.NotebookNode:
-    """Run every cell of the notebook at ``path`` in a fresh kernel."""
+    """Run every cell of the notebook at ``path`` in a fresh kernel.
+
+    The kernel draws each explorer's still too (``EVENTLOOP_EXPLORER_STILL``, see
+    eventloop/explorer.py): the saved notebook shows it where there is no kernel.
+    """
+    os.environ["EVENTLOOP_EXPLORER_STILL"] = "1"  # the kernel inherits this process's variables
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,

@@ -52,7 +52,9 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         "--solutions",
         type=Path,
         default=None,
-        help="where the solutions notebooks list the exercises (default: the course's solutions/)",
+        metavar="FOLDER",
+        help="the worked answers, which list the exercises to grade (default: solutions/ beside "
+        "the package); grading stops if they cannot be read",
     )
     parser.add_argument(
         "--timeout", type=duration, default=60.0, help="seconds per notebook (default: 60)"
@@ -74,6 +76,19 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         default=[],
         metavar="FOLDER",
         help="a folder of your own checks (for exercises you wrote) to trust like the course's",
+    )
+    parser.add_argument(
+        "--handout",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="the exercise notebooks as handed out: untouched copies are not noted as copies "
+        "(default: the course's exercises/)",
+    )
+    parser.add_argument(
+        "--user",
+        default=None,
+        help="run the kernels as this user (default when run as root: nobody; otherwise you)",
     )
     parser.add_argument(
         "--allow-fixed-ports",

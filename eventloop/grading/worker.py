@@ -44,6 +44,8 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
                 **asdict(options),
                 "solutions": None if options.solutions is None else str(options.solutions),
                 "checks_folders": [str(folder) for folder in options.checks_folders],
+                "hidden": [str(folder) for folder in options.hidden],
+                "handout": None if options.handout is None else str(options.handout),
             },
         }
     )
@@ -130,6 +132,8 @@ def main() -> int:
         solutions=None if settings["solutions"] is None else Path(settings["solutions"]),
         allow_fixed_ports=settings["allow_fixed_ports"],
         checks_folders=[Path(folder) for folder in settings["checks_folders"]],
+        user=settings["user"],
+        hidden=[Path(folder) for folder in settings["hidden"]],
     )
     submission = Submission(request["student"], Path(request["path"]), request["notes"])
     out = sys.stdout

@@ -13,7 +13,8 @@ The fixture class (tests/fixtures/exercises/submissions/, chapter "98"):
     ivan   carol's stub with check_98_N functions of his own that always pass
     judy   carol's stub, patching eventloop.checks so that every check passes
     kim    carol's stub, with a fake eventloop.checks in sys.modules
-    leo    alice's answers, then kills the process that runs his kernel
+    leo    alice's answers, then kills the process that runs his kernel: in the sandbox that
+           is its pid namespace's init, which ignores him (tests/test_grade_hostile.py: more)
 
 The checks of chapter 98 live in tests/fixtures/exercises/checks/ (--checks-folder).
 """
@@ -115,7 +116,7 @@ def test_the_table(graded: dict[str, object]) -> None:
     assert table.splitlines() == [
         "98-demo.ipynb",
         "student  98.1           98.2           98.3           total  notes",
-        "-------  -------------  -------------  -------------  -----  " + "-" * 66,
+        "-------  -------------  -------------  -------------  -----  " + "-" * 56,
         "alice    passed         passed         passed         3/3",
         "bob      passed         failed         no verdict     1/3",
         "carol    not attempted  not attempted  not attempted  0/3",
@@ -128,7 +129,7 @@ def test_the_table(graded: dict[str, object]) -> None:
         "ivan     failed         failed         failed         0/3    " + UNSIGNED,
         "judy     failed         failed         failed         0/3    " + UNSIGNED,
         "kim      not attempted  not attempted  not attempted  0/3    " + UNSIGNED,
-        "leo      no verdict     no verdict     no verdict     0/3    " + KILLED,
+        "leo      passed         passed         passed         3/3",
         "",
         "why:",
         "  bob 98.2: failed: the count after 3 datagrams is not right (expected 3, got 6)",
@@ -145,12 +146,10 @@ def test_the_table(graded: dict[str, object]) -> None:
             "(eventloop.checks.outcome_of)"
             for n in (1, 2, 3)
         ),
-        *(f"  leo 98.{n}: no verdict: {KILLED}" for n in (1, 2, 3)),
     ]
 
 
 UNSIGNED = "printed a verdict no check signed: 98.1, 98.2, 98.3"
-KILLED = "the grading process died (exit status -9): killed by the notebook?"
 
 
 def test_the_csv(graded: dict[str, object]) -> None:
@@ -159,7 +158,10 @@ def test_the_csv(graded: dict[str, object]) -> None:
     with path.open(newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
     assert rows[0] == ["student", "notebook", "98.1", "98.2", "98.3", "passed", "total", "notes"]
-    by_student = {row[0]: row[1:] for row in rows[1:]}
+    by_student = {row[0]: row[1:] for row in rows[1:] if row[1] != "all notebooks"}
+    totals = {row[0]: row[-3:-1] for row in rows[1:] if row[1] == "all notebooks"}
+    assert totals["alice"] == ["3", "3"] and totals["bob"] == ["1", "3"]
+    assert rows[-len(totals) :] == [row for row in rows[1:] if row[1] == "all notebooks"]
     assert list(by_student) == [
         *("alice", "bob", "carol", "dave", "erin", "frank", "gina"),
         *("hank", "ivan", "judy", "kim", "leo"),
@@ -181,8 +183,9 @@ def test_the_csv(graded: dict[str, object]) -> None:
     ]
     assert by_student["frank"][-1] == "binds fixed port 14000: those cells not run (use port 0)"
     assert by_student["frank"][1:4] == ["passed"] * 3  # the other cells, and every exercise, ran
-    for cheat in ("hank", "ivan", "judy", "kim", "leo"):
+    for cheat in ("hank", "ivan", "judy", "kim"):
         assert by_student[cheat][4] == "0", cheat  # printing or patching a verdict earns nothing
+    assert by_student["leo"][4:] == ["3", "3", ""]  # his own answers: killing nobody
     assert by_student["gina"] == by_student["carol"]  # saved outputs do not count
 
 
@@ -460,14 +463,19 @@ def test_symlinked_and_duplicate_submissions_are_graded_and_noted(tmp_path: Path
     (tmp_path / "class" / "ben" / "03-select.ipynb").write_bytes(
         (tmp_path / "mine.ipynb").read_bytes()
     )
-    (tmp_path / "class" / "cat" / "03-select.ipynb").symlink_to(tmp_path / "mine.ipynb")
-    found = {item.student: item.notes for item in grade.find_notebooks([tmp_path / "class"])}
-    assert list(found) == ["amy", "ben", "cat"]  # all three graded: nothing merged or dropped
-    assert found["amy"] == ["same file as ben/03-select.ipynb, cat/03-select.ipynb"]
-    assert found["cat"] == [
-        f"symlink to {(tmp_path / 'mine.ipynb').resolve()}",
+    (tmp_path / "class" / "cat" / "03-select.ipynb").symlink_to(
+        tmp_path / "class" / "amy" / "03-select.ipynb"
+    )
+    (tmp_path / "class" / "dan").mkdir()
+    (tmp_path / "class" / "dan" / "03-select.ipynb").symlink_to(tmp_path / "mine.ipynb")
+    found = {item.student: item for item in grade.find_notebooks([tmp_path / "class"])}
+    assert list(found) == ["amy", "ben", "cat", "dan"]  # all listed: nothing merged or dropped
+    assert found["amy"].notes == ["same file as ben/03-select.ipynb, cat/03-select.ipynb"]
+    assert found["cat"].notes == [
+        f"symlink to {(tmp_path / 'class' / 'amy' / '03-select.ipynb').resolve()}",
         "same file as amy/03-select.ipynb, ben/03-select.ipynb",
     ]
+    assert found["dan"].refused == "a link out of the submissions"  # not read, listed
 
 
 def test_a_fixed_port_cell_is_emptied_and_its_exercise_named() -> None:

@@ -292,7 +292,7 @@ class BoundedClient(NotebookClient):
         )
         self.kept += size
         if self.kept > OUTPUT_LIMIT:
-            if self.run is not None and not any("output" in cut for cut in self.run.cut):
+            if self.run is not None and not any(c.startswith("printed") for c in self.run.cut):
                 self.run.cut.append(f"printed over {OUTPUT_LIMIT:,} characters: the rest not read")
             return None
         return super().output(outs, msg, display_id, cell_index)

@@ -216,23 +216,37 @@ def bwrap_options(confinement: Confinement, cwd: Path | None, env: Mapping[str, 
             options += ["--tmpfs", str(folder)]
     visible = confinement.visible or needed_folders()
     for folder in sorted({Path(f).resolve() for f in visible}, key=lambda p: len(p.parts)):
-        emptied = [h for h in HIDDEN_ALWAYS if folder.is_relative_to(h) and folder != h]
-        if folder.exists() and emptied:
-            for parent in reversed(folder.relative_to(emptied[0]).parents[:-1]):
-                options += ["--perms", "0755", "--dir", str(emptied[0] / parent)]
-            options += ["--ro-bind", str(folder), str(folder)]
+        if folder.exists() and any(folder.is_relative_to(h) for h in HIDDEN_ALWAYS):
+            options += [*reachable(folder), "--ro-bind", str(folder), str(folder)]
     shown = [Path(f).resolve() for f in visible] + [confinement.writable.resolve()]
     hidden = sorted({Path(f).resolve() for f in confinement.hidden}, key=lambda p: len(p.parts))
     for folder in hidden:
         if folder.is_dir() and not any(needed.is_relative_to(folder) for needed in shown):
             options += ["--size", "4096", "--perms", "0555", "--tmpfs", str(folder)]
-    writable = str(confinement.writable.resolve())
-    options += ["--bind", writable, writable, "--clearenv"]
+    writable = confinement.writable.resolve()
+    options += [*reachable(writable), "--bind", str(writable), str(writable), "--clearenv"]
     for key, value in env.items():
         options += ["--setenv", key, value]
     if cwd is not None:
         options += ["--chdir", str(cwd.resolve())]
     return options
+
+
+def reachable(folder: Path) -> list[str]:
+    """Options that make the folders leading to ``folder`` in an emptied one traversable (0755).
+
+    bwrap creates missing mount points as 0700 root: another user could not reach a
+    folder bound below them.
+    """
+    emptied = [h for h in HIDDEN_ALWAYS if folder.is_relative_to(h) and folder != h]
+    if not emptied:
+        return []
+    parents = reversed(folder.relative_to(emptied[0]).parents[:-1])
+    return [
+        option
+        for parent in parents
+        for option in ("--perms", "0755", "--dir", str(emptied[0] / parent))
+    ]
 
 
 # --- before and after: the writable folder's owner, the cgroup, the clean-up ----------------------

@@ -66,8 +66,10 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
         assert worker.stdout is not None
         async for raw in worker.stdout:
             message = json.loads(raw)
+            if not isinstance(message, dict):
+                raise ValueError("not a message of the worker's")
             if "kernel_pid" in message:
-                kernel_pid = message["kernel_pid"]
+                kernel_pid = int(message["kernel_pid"])
             else:
                 result = message
 
@@ -81,14 +83,20 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
         await asyncio.wait_for(asyncio.gather(read_lines(), worker.wait()), limit)
     except asyncio.TimeoutError:
         problem = f"stopped by the grader after {limit:g} s"
-    except ValueError:  # a line that is not JSON: something else wrote to the worker's stdout
+    except (ValueError, TypeError, KeyError):  # not the worker's JSON: something else wrote it
         problem = "the grading process printed something unexpected"
+    except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the worker cleans up, then goes
+        await stop(worker)
+        raise
     kill_group(worker.pid)
-    if kernel_pid is not None:
+    if kernel_pid is not None and kernel_pid != worker.pid and kernel_pid > 1:
         kill_group(kernel_pid)
     await worker.wait()
     if result is not None:
-        return NotebookResult.from_json(result)
+        try:
+            return NotebookResult.from_json(result)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            problem = "the grading process printed something unexpected"
     if not problem:
         problem = (
             f"the grading process died (exit status {worker.returncode}): killed by the notebook?"
@@ -112,6 +120,18 @@ def failed_run(submission: Any, options: Any, problem: str) -> NotebookResult:
     return result
 
 
+async def stop(worker: asyncio.subprocess.Process) -> None:
+    """SIGTERM: the worker kills its kernel and removes its files; SIGKILL if it takes 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        worker.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(worker.wait()), 10)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        pass
+    kill_group(worker.pid)
+    await worker.wait()
+
+
 def kill_group(pid: int) -> None:
     """SIGKILL the process group ``pid`` leads, if it still exists (its leader may be gone)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -123,6 +143,10 @@ def main() -> int:
     """The worker: read one request on stdin, grade it, write JSON lines on stdout."""
     from eventloop.grading.grade import Options, Submission, grade_one
 
+    def stopped(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # asyncio.run cancels grading: the kernel and its files go
+
+    signal.signal(signal.SIGTERM, stopped)
     request = json.loads(sys.stdin.readline())
     settings = request["options"]
     options = Options(
@@ -144,6 +168,8 @@ def main() -> int:
 
     try:
         result = asyncio.run(grade_one(submission, options, tell_kernel_pid))
+    except KeyboardInterrupt:
+        return 130
     except Exception as error:  # report it in the table: one bad notebook stops nothing
         result = failed_run(submission, options, f"grading error: {type(error).__name__}: {error}")
     out.write(json.dumps(result.to_json()) + "\n")

@@ -216,3 +216,16 @@ def test_the_report_says_what_is_contained() -> None:
     else:
         assert "runs AS YOU" in report
     assert "limits per process" in report
+
+
+def test_a_busy_loop_is_stopped_by_the_cpu_limit(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    confinement = Confinement(writable=work, limits=Limits(cpu_seconds=1))
+    with contained(confinement) as confinement:
+        done = subprocess.run(
+            confined([sys.executable, "-I", "-c", "while True: pass"], confinement, cwd=work),
+            capture_output=True,
+            timeout=120,
+        )
+    assert done.returncode != 0  # SIGXCPU (or SIGKILL at the hard limit), not the timeout

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import hashlib
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -56,6 +55,7 @@ from eventloop.grading.results import (
     signed_verdicts,
     without_verdict,
 )
+from eventloop.grading.worker import cancelled_by_sigterm
 from eventloop.student_text import for_terminal
 
 
@@ -362,18 +362,8 @@ def grade(paths: list[Path], options: Options) -> list[NotebookResult]:
     return asyncio.run(grade_all(find_notebooks(paths, options.handout), options))
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM ends grading as Ctrl-C does: workers stopped, a message, no traceback."""
-
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
-
-
 def main(args: argparse.Namespace) -> int:
     """``python -m eventloop grade``: see ``eventloop.grading.command``."""
-    stop_on_sigterm()
     solutions = args.solutions if args.solutions is not None else course_solutions()
     handout = args.handout if args.handout is not None else course_handout()
     for folder in [args.solutions, args.handout, *args.checks_folder]:
@@ -401,11 +391,18 @@ def main(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    user = args.user
-    if user is None:
-        from eventloop.grading.sandbox import default_user
+    from eventloop.grading.sandbox import default_user, user_ids
 
-        user = default_user()
+    user = args.user if args.user is not None else default_user()
+    if args.user is not None:
+        try:
+            user_ids(args.user)
+        except KeyError:
+            print(f"error: --user {args.user}: no such user", file=sys.stderr)
+            return 2
+        if os.geteuid() != 0:
+            print("error: --user needs root (to switch to that user)", file=sys.stderr)
+            return 2
     options = Options(
         args.timeout,
         args.cell_timeout,
@@ -426,8 +423,9 @@ def main(args: argparse.Namespace) -> int:
             return 2
     began = time.monotonic()
     try:
-        results = asyncio.run(grade_all(submissions, options, csv.add if csv else None))
-    except KeyboardInterrupt:
+        grading = grade_all(submissions, options, csv.add if csv else None)
+        results = asyncio.run(cancelled_by_sigterm(grading))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C or SIGTERM
         done = len(csv.results) if csv else 0
         print(
             "\ninterrupted: grading stopped, every kernel killed"

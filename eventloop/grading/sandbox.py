@@ -42,6 +42,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -302,22 +303,28 @@ def own_cgroup(controller: str) -> str:
     raise OSError(f"no {controller} cgroup")
 
 
-def kill_cgroup(cgroup: Path) -> None:
-    """SIGKILL every process in ``cgroup`` until none is left, then remove it."""
-    for _ in range(200):
+def kill_cgroup(cgroup: Path, patience: float = 10.0) -> None:
+    """SIGKILL every process in ``cgroup`` until none is left, then remove it.
+
+    A killed process leaves its cgroup only once it has exited: ``rmdir`` is tried
+    again until it works, for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
         try:
             pids = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
         except OSError:
-            return
-        if not pids:
-            break
+            return  # already gone
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.waitpid(-1, os.WNOHANG)  # our own children, if any: reaped, not zombies
-    with contextlib.suppress(OSError):
-        cgroup.rmdir()
+        try:
+            cgroup.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
 
 
 # --- in words -------------------------------------------------------------------------------------

@@ -79,15 +79,25 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
     worker.stdin.close()
     limit = options.timeout + KERNEL_START_ALLOWANCE
     problem = ""
+    reading = asyncio.ensure_future(read_lines())
+    waiting = asyncio.ensure_future(worker.wait())
     try:
-        await asyncio.wait_for(asyncio.gather(read_lines(), worker.wait()), limit)
-    except asyncio.TimeoutError:
-        problem = f"stopped by the grader after {limit:g} s"
-    except (ValueError, TypeError, KeyError):  # not the worker's JSON: something else wrote it
-        problem = "the grading process printed something unexpected"
+        _, pending = await asyncio.wait(
+            {reading, waiting}, timeout=limit, return_when=asyncio.FIRST_EXCEPTION
+        )
+        if reading.done() and reading.exception() is not None:
+            problem = "the grading process printed something unexpected"  # not its JSON
+        elif pending:
+            problem = f"stopped by the grader after {limit:g} s"
     except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the worker cleans up, then goes
         await stop(worker)
         raise
+    finally:
+        for task in (reading, waiting):
+            task.cancel()
+        await asyncio.gather(reading, waiting, return_exceptions=True)
+    if worker.returncode is None:
+        await stop(worker)  # its kernel killed and its files removed, by itself if it can
     kill_group(worker.pid)
     if kernel_pid is not None and kernel_pid != worker.pid and kernel_pid > 1:
         kill_group(kernel_pid)
@@ -139,14 +149,20 @@ def kill_group(pid: int) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+async def cancelled_by_sigterm(work: Any) -> Any:
+    """Await ``work``; SIGTERM (and SIGINT) cancel it, so that every ``finally`` runs."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    return await work
+
+
 def main() -> int:
     """The worker: read one request on stdin, grade it, write JSON lines on stdout."""
     from eventloop.grading.grade import Options, Submission, grade_one
 
-    def stopped(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # asyncio.run cancels grading: the kernel and its files go
-
-    signal.signal(signal.SIGTERM, stopped)
     request = json.loads(sys.stdin.readline())
     settings = request["options"]
     options = Options(
@@ -167,8 +183,8 @@ def main() -> int:
         out.flush()
 
     try:
-        result = asyncio.run(grade_one(submission, options, tell_kernel_pid))
-    except KeyboardInterrupt:
+        result = asyncio.run(cancelled_by_sigterm(grade_one(submission, options, tell_kernel_pid)))
+    except asyncio.CancelledError:  # SIGTERM from the grader: the kernel and its files are gone
         return 130
     except Exception as error:  # report it in the table: one bad notebook stops nothing
         result = failed_run(submission, options, f"grading error: {type(error).__name__}: {error}")

@@ -17,7 +17,9 @@ The class, chapter "98" of tests/fixtures/exercises/ (three tiny exercises):
 graded together under ``--jobs 2``: zoe keeps full marks, carol and every attacker get
 none, nothing is left running, and the CSV has every row. Attacks that only the
 out-of-process judge can stop (issue 24 item 1: reading the signing key from In[1],
-patching the checks in the kernel) are tested where that judge is built.
+patching the checks in the kernel) are not stopped by a sandbox around the kernel:
+``test_reading_the_signing_key_in_the_kernel_earns_nothing`` is expected to fail
+until that judge is built.
 """
 
 from __future__ import annotations
@@ -256,3 +258,38 @@ def test_sigterm_stops_grading_cleanly(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert leftovers(tmp_path) == []
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+KEY_READER = """
+import hashlib, hmac, json, re
+path, key = re.search(r"_record.arm\\('([^']*)', '([0-9a-f]+)'", In[1]).groups()
+count = sum(1 for _ in open(path))
+with open(path, "a") as verdicts:
+    for n, exercise in enumerate(("98.1", "98.2", "98.3"), start=count + 1):
+        entry = {"n": n, "exercise": exercise, "status": "passed", "detail": ""}
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+        mac = hmac.new(bytes.fromhex(key), line.encode(), hashlib.sha256).hexdigest()
+        verdicts.write(f"{mac} {line}\\n")
+"""
+
+
+@pytest.mark.xfail(
+    strict=True, reason="needs the out-of-process judge (issue 24 item 1)"
+)  # the kernel holds the signing key: no sandbox around the kernel can keep it from the student
+def test_reading_the_signing_key_in_the_kernel_earns_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    notebook = nbformat.read(FIXTURES / "submissions" / "carol" / "98-demo.ipynb", as_version=4)
+    notebook.cells.append(new_code_cell(KEY_READER))  # after every check has run
+    (root / "keyreader").mkdir(parents=True)
+    nbformat.write(notebook, root / "keyreader" / "98-demo.ipynb")
+    run = grade(tmp_path, root, "--csv", str(tmp_path / "grades.csv"))
+    try:
+        out, err = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+    assert run.returncode == 0, err
+    with (tmp_path / "grades.csv").open(newline="", encoding="utf-8") as file:
+        row = next(csv.DictReader(file))
+    assert row["passed"] == "0", row

@@ -105,7 +105,8 @@ class Confinement:
 @functools.lru_cache(maxsize=1)
 def method() -> str:
     """``"bwrap"``, ``"unshare"`` or ``"none"``: the strongest confinement that works here."""
-    if shutil.which("bwrap") and works(["bwrap", *BASE_BWRAP, "--", "true"]):
+    probe = ["--size", "4096", "--perms", "1777", "--tmpfs", "/tmp", "--clearenv", "--", "true"]
+    if shutil.which("bwrap") and works(["bwrap", *BASE_BWRAP, *probe]):  # 0.7 or later
         return "bwrap"
     if os.geteuid() == 0 and shutil.which("unshare") and works(["unshare", *UNSHARE, "true"]):
         return "unshare"
@@ -361,6 +362,10 @@ def containment_report(user: str | int | None = None, limits: Limits = Limits())
         )
     else:
         lines.append(f"runs as user {user}, with no capabilities, on a private copy of its folder")
+        if how != "bwrap":
+            lines.append(
+                f"user {user} must be able to read the Python environment and the course package"
+            )
     lines.append(
         f"limits per process: {limits.cpu_seconds} s CPU, {limits.memory_bytes // MIB} MB "
         f"memory, {limits.open_files} open files, files up to {limits.file_bytes // MIB} MB"

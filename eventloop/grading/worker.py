@@ -118,11 +118,13 @@ def failed_run(submission: Any, options: Any, problem: str) -> NotebookResult:
     """The result of a notebook whose worker gave no answer: every exercise without a verdict."""
     import nbformat
 
+    from eventloop.grading.files import NOTEBOOK_LIMIT, read_bounded
     from eventloop.grading.grade import expected_exercises
 
     result = NotebookResult(submission.student, submission.path, notes=[*submission.notes, problem])
     try:
-        notebook = nbformat.read(submission.path, as_version=4)
+        data, _ = read_bounded(submission.path.resolve(), NOTEBOOK_LIMIT)
+        notebook = nbformat.reads((data or b"").decode("utf-8"), as_version=4)
         expected = expected_exercises(submission.path.name, notebook, options.solutions)
     except Exception:
         expected = []

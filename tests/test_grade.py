@@ -462,28 +462,33 @@ def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_symlinked_and_duplicate_submissions_are_graded_and_noted(tmp_path: Path) -> None:
-    nbformat.write(notebook_with(new_code_cell("# Exercise 3.1: a")), tmp_path / "mine.ipynb")
-    for student in ("amy", "ben", "cat"):
+    mine = tmp_path / "mine.ipynb"
+    nbformat.write(notebook_with(new_code_cell("# Exercise 3.1: a")), mine)
+    for student in ("amy", "ben", "cat/work"):
         (tmp_path / "class" / student).mkdir(parents=True)
-    (tmp_path / "class" / "amy" / "03-select.ipynb").write_bytes(
-        (tmp_path / "mine.ipynb").read_bytes()
-    )
-    (tmp_path / "class" / "ben" / "03-select.ipynb").write_bytes(
-        (tmp_path / "mine.ipynb").read_bytes()
-    )
-    (tmp_path / "class" / "cat" / "03-select.ipynb").symlink_to(
-        tmp_path / "class" / "amy" / "03-select.ipynb"
-    )
-    (tmp_path / "class" / "dan").mkdir()
-    (tmp_path / "class" / "dan" / "03-select.ipynb").symlink_to(tmp_path / "mine.ipynb")
+    (tmp_path / "class" / "amy" / "03-select.ipynb").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "ben" / "03-select.ipynb").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "cat" / "work" / "draft.ipynb.txt").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "cat" / "03-select.ipynb").symlink_to("work/draft.ipynb.txt")
+    (tmp_path / "elsewhere" / "dan").mkdir(parents=True)  # the teacher linked dan's folder in
+    (tmp_path / "elsewhere" / "dan" / "03-select.ipynb").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "dan").symlink_to(tmp_path / "elsewhere" / "dan")
+    (tmp_path / "class" / "eve").mkdir()
+    (tmp_path / "class" / "eve" / "03-select.ipynb").symlink_to(mine)  # out of her folder
+    (tmp_path / "class" / "fay").mkdir()
+    (tmp_path / "class" / "fay" / "03-select.ipynb").symlink_to("../amy/03-select.ipynb")
+    (tmp_path / "class" / "fay" / "loop").symlink_to("..")  # a link loop ends
     found = {item.student: item for item in grade.find_notebooks([tmp_path / "class"])}
-    assert list(found) == ["amy", "ben", "cat", "dan"]  # all listed: nothing merged or dropped
-    assert found["amy"].notes == ["same file as ben/03-select.ipynb, cat/03-select.ipynb"]
+    assert list(found) == ["amy", "ben", "cat", "dan", "eve", "fay"]  # nothing dropped
+    copies = "03-select.ipynb, ".join(("same file as ben/", "cat/", "dan/")) + "03-select.ipynb"
+    assert found["amy"].notes == [copies]
     assert found["cat"].notes == [
-        f"symlink to {(tmp_path / 'class' / 'amy' / '03-select.ipynb').resolve()}",
-        "same file as amy/03-select.ipynb, ben/03-select.ipynb",
+        f"symlink to {(tmp_path / 'class' / 'cat' / 'work' / 'draft.ipynb.txt').resolve()}",
+        "same file as amy/03-select.ipynb, ben/03-select.ipynb, dan/03-select.ipynb",
     ]
-    assert found["dan"].refused == "a link out of the submissions"  # not read, listed
+    assert found["dan"].refused == "" and found["dan"].notes[0].startswith("symlink to")
+    assert found["eve"].refused == "a link out of the submission"  # not read, listed
+    assert found["fay"].refused == "a link out of the submission"  # a classmate's file
 
 
 def test_a_fixed_port_cell_is_emptied_and_its_exercise_named() -> None:

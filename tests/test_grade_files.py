@@ -61,8 +61,8 @@ def test_odd_files_are_listed_as_not_graded_instead_of_stopping_grading(tmp_path
         "ben": "a folder, not a notebook",
         "cat": "not a regular file (a FIFO or a device)",
         "dan": "a link to nothing",
-        "eve": "a link out of the submissions",
-        "fay": "a link out of the submissions",
+        "eve": "a link out of the submission",
+        "fay": "a link out of the submission",
         "gus": "larger than 20 MB",
     }
 

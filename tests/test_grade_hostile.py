@@ -218,7 +218,7 @@ def test_a_hostile_class_earns_nothing_and_costs_nobody_anything(tmp_path: Path)
     assert rows["fifo"]["notes"] == "not graded: not a regular file (a FIFO or a device)"
     assert rows["folder"]["notes"] == "not graded: a folder, not a notebook"
     assert rows["dangling"]["notes"].endswith("not graded: a link to nothing")
-    assert rows["zero"]["notes"].endswith("not graded: a link out of the submissions")
+    assert rows["zero"]["notes"].endswith("not graded: a link out of the submission")
     assert "could not grade:" in out
     assert (root / "zoe" / "98-demo.ipynb").read_bytes() == (
         FIXTURES / "submissions" / "alice" / "98-demo.ipynb"

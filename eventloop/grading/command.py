@@ -27,7 +27,7 @@ noted; a cell that binds a fixed port is not run (the other exercises are).
 Every student gets a row for every notebook the class handed in ("missing" if
 they did not) and a total over all of them. Copies of the same work are noted,
 untouched copies of the hand-out (--handout) are not. A file named *.ipynb that
-is not one to read (a FIFO, a device, a folder, a link out of the submissions,
+is not one to read (a FIFO, a device, a folder, a link out of the submission,
 over 20 MB) is listed under "could not grade". The CSV is checked before
 grading starts, written as notebooks are graded, and complete before the table
 is printed. Ctrl-C or SIGTERM stops grading, kills every kernel, exits 130.

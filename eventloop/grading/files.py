@@ -47,17 +47,17 @@ def read_bounded(path: Path, limit: int) -> tuple[bytes | None, bool]:
 
 
 def why_not_a_notebook(path: Path, root: Path) -> str | None:
-    """Why ``path`` (found under ``root``) is not graded, or None if it is a notebook to read.
+    """Why ``path`` (in the submission ``root``) is not graded, or None if it is one to read.
 
-    Links are followed only when they stay inside ``root`` and end at a regular file.
+    ``root`` is one student's folder (the teacher may have linked it in from elsewhere):
+    a link in it is followed only when it stays inside it and ends at a regular file.
     """
     try:
         target = path.resolve(strict=True)
     except (OSError, RuntimeError):
         return "a link to nothing"
-    if path.is_symlink() or any(parent.is_symlink() for parent in path.parents):
-        if not target.is_relative_to(root.resolve()):
-            return "a link out of the submissions"
+    if not target.is_relative_to(root.resolve()):
+        return "a link out of the submission"
     mode = os.stat(target).st_mode
     if stat.S_ISDIR(mode):
         return "a folder, not a notebook"

@@ -20,7 +20,7 @@ notebook that runs too long is stopped (``--timeout``), a kernel that dies is
 noted, a cell that binds a fixed port is not run (``ports``), a notebook that
 kills the process grading it costs nobody else (``worker``), a symlinked or
 duplicated submission is named, and a file that is not a notebook to read (a
-FIFO, a device, a folder named ``x.ipynb``, a link out of the submissions) is
+FIFO, a device, a folder named ``x.ipynb``, a link out of the submission) is
 listed as not graded (``files``). Each kernel runs confined (``sandbox``).
 """
 
@@ -92,7 +92,7 @@ class Submission:
     student: str
     path: Path
     notes: list[str] = field(default_factory=list)
-    refused: str = ""  # why it is not graded: "a FIFO", "a link out of the submissions"...
+    refused: str = ""  # why it is not graded: "a FIFO", "a link out of the submission"...
 
 
 # --- finding notebooks and their exercises --------------------------------------------------------
@@ -115,7 +115,8 @@ def find_notebooks(paths: Iterable[Path], handout: Path | None = None) -> list[S
                 folder = relative.parent
                 student = folder.as_posix() if folder != Path(".") else path.resolve().name
                 submission = Submission(student, notebook, symlink_note(path, relative))
-                submission.refused = why_not_a_notebook(notebook, path) or ""
+                own = path / relative.parts[0] if len(relative.parts) > 1 else path
+                submission.refused = why_not_a_notebook(notebook, own) or ""
                 found.append(submission)
         elif path.suffix == ".ipynb" and (path.is_file() or path.is_symlink()):
             submission = Submission(path.resolve().parent.name, path, symlink_note(path, Path()))
@@ -131,10 +132,20 @@ def find_notebooks(paths: Iterable[Path], handout: Path | None = None) -> list[S
 
 
 def walk_notebooks(folder: Path) -> list[Path]:
-    """Every ``*.ipynb`` name under ``folder``, without entering linked or hidden folders."""
+    """Every ``*.ipynb`` name under ``folder``, hidden folders left out, each folder once.
+
+    Linked folders are followed (a teacher may link each student's folder in), but
+    each real folder is visited once, so that a link loop ends.
+    """
     found = []
-    for root, folders, files in os.walk(folder, followlinks=False):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
+    seen: set[Path] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        seen.add(Path(root).resolve())
+        folders[:] = sorted(
+            name
+            for name in folders
+            if not name.startswith(".") and (Path(root) / name).resolve() not in seen
+        )
         for name in [*folders, *files]:
             if name.endswith(".ipynb") and not name.startswith("."):
                 found.append(Path(root) / name)  # a folder named x.ipynb too: refused later
@@ -470,8 +481,16 @@ def exercise_columns(submissions: list[Submission], solutions: Path | None) -> l
 
 
 def hidden_folders(paths: list[Path], solutions: Path | None) -> list[Path]:
-    """What no kernel may see: the worked answers and the submissions (each gets a copy)."""
+    """What no kernel may see: the worked answers and the submissions (each gets a copy),
+    with the students' folders a teacher linked in from elsewhere."""
     folders = [path if path.is_dir() else path.parent for path in paths]
+    folders += [
+        child
+        for path in paths
+        if path.is_dir()
+        for child in path.iterdir()
+        if child.is_symlink() and child.is_dir()
+    ]
     if solutions is not None:
         folders.append(solutions)
     return sorted({folder.resolve() for folder in folders})

@@ -260,3 +260,11 @@ def test_a_solutions_folder_the_grader_may_not_list_stops_grading(
     status = cli_main(grade_args(tmp_path, "--solutions", str(tmp_path / "solutions")))
     assert status == 2
     assert "PermissionError: Permission denied" in capsys.readouterr().err
+
+
+def test_an_unknown_user_stops_grading_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli_main(grade_args(tmp_path, "--user", "no-such-user-of-eventloop"))
+    assert status == 2
+    assert "error: --user no-such-user-of-eventloop: no such user" in capsys.readouterr().err

@@ -11,6 +11,8 @@ The class, chapter "98" of tests/fixtures/exercises/ (three tiny exercises):
     killer    SIGKILLs every process it can see, and its parent's process group
     escaper   starts processes in new sessions (setsid) meant to outlive grading
     flooder   prints 30 MB
+    launcher  the stub, and an ipykernel_launcher.py beside it that makes every verdict
+              "passed" before starting the real kernel
     fifo, folder, dangling, zero   a FIFO, a folder, a dangling link and a link to
               /dev/zero, each named 98-demo.ipynb: listed as not graded
 
@@ -115,6 +117,23 @@ for _ in range(30):
 }
 
 
+LAUNCHER = """
+import eventloop.checks.record as record
+
+signed = record.record
+
+
+def passed(exercise, status, check, detail=""):
+    signed(exercise, "passed", check, "")
+
+
+record.record = passed  # before the grader arms the checks: its snapshot holds this one
+from ipykernel import kernelapp
+
+kernelapp.launch_new_instance()
+"""
+
+
 def attacker(stub: Path, source: str, folder: Path, settings: dict[str, str]) -> None:
     """The untouched stub with ``source`` as a cell of its own after the first code cell."""
     notebook = nbformat.read(stub, as_version=4)
@@ -138,6 +157,9 @@ def hostile_class(tmp_path: Path) -> Path:
     }
     for name, source in ATTACKS.items():
         attacker(stub, source, root / name, settings)
+    (root / "launcher").mkdir()
+    shutil.copy(stub, root / "launcher")
+    (root / "launcher" / "ipykernel_launcher.py").write_text(LAUNCHER)
     for name in ("fifo", "folder", "dangling", "zero"):
         (root / name).mkdir()
     os.mkfifo(root / "fifo" / "98-demo.ipynb")
@@ -206,12 +228,12 @@ def test_a_hostile_class_earns_nothing_and_costs_nobody_anything(tmp_path: Path)
             for row in csv.DictReader(file)
             if row["notebook"] != "all notebooks"
         }
-    students = ["carol", "zoe", *ATTACKS, "fifo", "folder", "dangling", "zero"]
+    students = ["carol", "zoe", *ATTACKS, "launcher", "fifo", "folder", "dangling", "zero"]
     assert sorted(rows) == sorted(students)  # the CSV is complete
     assert rows["zoe"]["passed"] == "3" and rows["zoe"]["notes"] == ""  # nothing cost her a mark
     assert rows["carol"]["passed"] == "0"
     assert {rows["carol"][e] for e in ("98.1", "98.2", "98.3")} == {"not attempted"}
-    for name in [*ATTACKS, "fifo", "folder", "dangling", "zero"]:
+    for name in [*ATTACKS, "launcher", "fifo", "folder", "dangling", "zero"]:
         assert rows[name]["passed"] == "0", (name, rows[name])
         assert rows[name]["total"] == "3", (name, rows[name])
     assert rows["flooder"]["notes"] == "printed over 1,000,000 characters: the rest not read"

@@ -229,3 +229,31 @@ def test_a_busy_loop_is_stopped_by_the_cpu_limit(tmp_path: Path) -> None:
             timeout=120,
         )
     assert done.returncode != 0  # SIGXCPU (or SIGKILL at the hard limit), not the timeout
+
+
+def test_without_prlimit_and_setpriv_python_sets_the_limits_and_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS, or a system without util-linux: the same limits, the same user."""
+    real_which = sandbox.shutil.which
+    monkeypatch.setattr(
+        sandbox.shutil,
+        "which",
+        lambda name: None if name in ("prlimit", "setpriv") else real_which(name),
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    code = "import os, resource; print(os.getuid(), resource.getrlimit(resource.RLIMIT_NOFILE))"
+    user = "nobody" if os.geteuid() == 0 else None
+    confinement = Confinement(writable=work, user=user, limits=Limits(open_files=77))
+    argv = confined([sys.executable, "-I", "-c", code], confinement, cwd=work)
+    assert "prlimit" not in argv and "setpriv" not in argv
+    with contained(confinement) as inside:
+        done = subprocess.run(
+            confined([sys.executable, "-I", "-c", code], inside, cwd=work),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    uid = sandbox.user_ids(user)[0] if user else os.getuid()
+    assert done.stdout.split(maxsplit=1) == [str(uid), "(77, 77)\n"], done.stderr

@@ -171,9 +171,14 @@ def confined(argv: list[str], confinement: Confinement, cwd: Path | None = None)
     ``confinement.writable`` or readable by the user.
     """
     ids = user_ids(confinement.user)
-    limits = confinement.limits
-    command = ["prlimit", *rlimit_options(limits, confinement.cgroup is None), "--", *argv]
-    if ids is not None:
+    options = rlimit_options(confinement.limits, confinement.cgroup is None)
+    if not shutil.which("prlimit") or (ids is not None and not shutil.which("setpriv")):
+        uid, gid = ids if ids is not None else ("-", "-")  # macOS, or no util-linux
+        command = [sys.executable, "-I", "-c", LIMIT_AND_SWITCH, ",".join(options), str(uid)]
+        command += [str(gid), "--", *argv]
+    else:
+        command = ["prlimit", *options, "--", *argv]
+    if ids is not None and command[0] == "prlimit":
         uid, gid = ids
         command = [
             "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
@@ -191,6 +196,24 @@ def confined(argv: list[str], confinement: Confinement, cwd: Path | None = None)
         procs = shlex.quote(str(confinement.cgroup / "cgroup.procs"))
         command = ["/bin/sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *command]
     return command
+
+
+LIMIT_AND_SWITCH = """\
+import os, resource, sys
+options, uid, gid, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[5:]
+for option in options.split(","):
+    name, value = option.lstrip("-").split("=")
+    limit = getattr(resource, "RLIMIT_" + name.upper(), None)
+    if limit is not None:
+        resource.setrlimit(limit, (int(value), int(value)))
+if gid != "-":
+    os.setgroups([])
+    os.setgid(int(gid))
+if uid != "-":
+    os.setuid(int(uid))
+os.execvp(argv[0], argv)
+"""
+"""``prlimit`` and ``setpriv`` in Python, where util-linux is missing: limits, then the user."""
 
 
 def rlimit_options(limits: Limits, count_processes: bool) -> list[str]:

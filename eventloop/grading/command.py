@@ -38,11 +38,13 @@ Linux and macOS (Windows: use WSL).
 
 Each kernel is confined: a private copy of its folder is the only place it can
 write; as root it runs as another user (nobody, or --user); its environment
-holds none of yours; it has CPU, memory, file size and open file limits; and
-with bubblewrap (apt-get install bubblewrap) it sees neither solutions/, nor
+holds none of yours; it is started by python -I (a module handed in beside the
+notebook is not the kernel); it has CPU, memory, file size and open file limits;
+and with bubblewrap (apt-get install bubblewrap) it sees neither solutions/, nor
 the other submissions, nor any other process, and has only a loopback network.
-What holds on this machine is listed at the end of this help. Without root and
-bubblewrap, a notebook RUNS WITH YOUR RIGHTS: grade as root, or in a container.
+What holds on this machine is listed at the end of this help. Not run as root,
+kernels run as you: bubblewrap still confines them as above, but without it a
+notebook RUNS WITH YOUR RIGHTS: grade as root, or in a throw-away container.
 Names and outputs come from students: control characters, newlines included,
 are shown as escapes in the table and the CSV, and the CSV quotes cells a
 spreadsheet would read as formulas.

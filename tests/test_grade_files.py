@@ -268,3 +268,12 @@ def test_an_unknown_user_stops_grading_before_it_starts(
     status = cli_main(grade_args(tmp_path, "--user", "no-such-user-of-eventloop"))
     assert status == 2
     assert "error: --user no-such-user-of-eventloop: no such user" in capsys.readouterr().err
+
+
+def test_a_long_temporary_folder_name_leaves_room_for_the_kernels_sockets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kernel.tempfile, "tempdir", "/tmp/" + "deep/" * 20)
+    assert kernel.socket_folder() == "/tmp"  # a Unix socket's path has at most 104-108 bytes
+    monkeypatch.setattr(kernel.tempfile, "tempdir", "/tmp")
+    assert kernel.socket_folder() is None

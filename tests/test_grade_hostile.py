@@ -32,7 +32,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -184,12 +186,23 @@ def leftovers(tmp_path: Path) -> list[str]:
             cwd = os.readlink(f"/proc/{name}/cwd")
         except OSError:
             continue
-        if marker(tmp_path) in command or cwd.startswith(str(tmp_path)):
+        ours = (str(tmp_path), str((tmp_path / "tmp").resolve()))
+        if marker(tmp_path) in command or cwd.startswith(ours):
             found.append(f"{name}: {command}")
     return found
 
 
+@pytest.fixture
+def short_tmp(tmp_path: Path) -> Iterator[Path]:
+    """A temporary folder for the grader with a short name, as /tmp is: see below."""
+    folder = Path(tempfile.mkdtemp(prefix="el-", dir="/tmp"))
+    (tmp_path / "tmp").symlink_to(folder)  # where the tests look for what is left
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def grade(tmp_path: Path, root: Path, *extra: str) -> subprocess.Popen[str]:
+    """``grade`` with TMPDIR=tmp_path/tmp: a short folder (``short_tmp``) or a long one."""
     (tmp_path / "tmp").mkdir(exist_ok=True)
     return subprocess.Popen(
         [
@@ -203,12 +216,14 @@ def grade(tmp_path: Path, root: Path, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+        env={**os.environ, "TMPDIR": str((tmp_path / "tmp").resolve())},
         start_new_session=True,  # a process group of its own, as from a shell: one to kill
     )
 
 
-def test_a_hostile_class_earns_nothing_and_costs_nobody_anything(tmp_path: Path) -> None:
+def test_a_hostile_class_earns_nothing_and_costs_nobody_anything(
+    tmp_path: Path, short_tmp: Path
+) -> None:
     root = hostile_class(tmp_path)
     run = grade(
         tmp_path, root, "--jobs", "2", "--timeout", "40", "--cell-timeout", "10",
@@ -249,7 +264,7 @@ def test_a_hostile_class_earns_nothing_and_costs_nobody_anything(tmp_path: Path)
     assert list((tmp_path / "tmp").iterdir()) == []  # every private copy removed
 
 
-def test_sigterm_stops_grading_cleanly(tmp_path: Path) -> None:
+def test_sigterm_stops_grading_cleanly(tmp_path: Path, short_tmp: Path) -> None:
     """A teacher's Ctrl-C or a SIGTERM: a message, exit status 130, no traceback, no leftovers."""
     root = tmp_path / "class"
     shutil.copytree(FIXTURES / "submissions" / "dave", root / "dave")  # `while True: pass`

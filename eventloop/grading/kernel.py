@@ -218,7 +218,7 @@ def kernel_folders(
     inside one temporary folder, the only one the confined kernel can write; every
     process it started is killed when this ends.
     """
-    with tempfile.TemporaryDirectory(prefix="eventloop-grade-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="eventloop-grade-", dir=socket_folder()) as temporary:
         top = Path(temporary)
         if sandbox is None:
             yield folder, top, None
@@ -249,6 +249,17 @@ def kernel_folders(
         )
         with contained(confinement) as confinement:
             yield where, private, confinement
+
+
+SOCKET_PATH_LIMIT = 100
+"""A Unix socket's path must fit in 104 (macOS) or 108 (Linux) bytes, ``.grader/kernel-4`` in."""
+
+
+def socket_folder() -> str | None:
+    """The temporary folder, or ``/tmp`` where its name is too long for the kernel's sockets."""
+    default = tempfile.gettempdir()
+    long = len(os.fsencode(default)) + len("/eventloop-grade-12345678/.grader/kernel-4")
+    return "/tmp" if long > SOCKET_PATH_LIMIT and os.path.isdir("/tmp") else None
 
 
 class ConfinedKernelManager(AsyncKernelManager):

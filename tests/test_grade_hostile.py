@@ -252,6 +252,7 @@ def test_a_hostile_class_earns_nothing_and_costs_nobody_anything(
         assert rows[name]["passed"] == "0", (name, rows[name])
         assert rows[name]["total"] == "3", (name, rows[name])
     assert rows["flooder"]["notes"] == "printed over 1,000,000 characters: the rest not read"
+    assert rows["escaper"]["notes"] == "left 2 process(es) running at the end: killed"
     assert rows["fifo"]["notes"] == "not graded: not a regular file (a FIFO or a device)"
     assert rows["folder"]["notes"] == "not graded: a folder, not a notebook"
     assert rows["dangling"]["notes"].endswith("not graded: a link to nothing")

@@ -88,6 +88,7 @@ class Run:
     records: list[dict[str, str]] = field(default_factory=list)
     forged: int = 0  # record lines whose signature did not hold
     cut: list[str] = field(default_factory=list)  # what was not read in full, and why
+    processes: tuple[int, int] = (0, 0)  # in the kernel's cgroup: after the grader's cell, now
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,8 @@ async def run_cells(
         def cell_executed(cell: Any, cell_index: int, **_: Any) -> None:
             if cell.cell_type == "code" and time.monotonic() - began[cell_index] >= cell_limit:
                 run.interrupted.append((cell_index - 1, cell_limit))
+            if confinement is not None and confinement.cgroup is not None:
+                count_processes(confinement.cgroup, cell_index, run)
 
         client = BoundedClient(
             notebook,
@@ -200,6 +203,7 @@ async def run_cells(
             run.problem = run.problem or f"kernel died in cell {run.current}"
         except Exception as error:  # a kernel that does not start, a broken notebook file...
             run.problem = run.problem or f"could not run: {type(error).__name__}: {error}"
+        run.cut += lingering(run)
         grader_cell = notebook.cells.pop(0)
         if any(output.output_type == "error" for output in grader_cell.get("outputs", [])):
             run.problem = run.problem or "the grader's cell failed: no verdict could be signed"
@@ -307,6 +311,21 @@ class BoundedClient(NotebookClient):
                 self.run.cut.append(f"printed over {OUTPUT_LIMIT:,} characters: the rest not read")
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def count_processes(cgroup: Path, cell_index: int, run: Run) -> None:
+    """The kernel's processes after the grader's cell (its own), and after the latest cell."""
+    try:
+        count = len((cgroup / "cgroup.procs").read_text().split())
+    except OSError:
+        return
+    run.processes = (count, count) if cell_index == 0 else (run.processes[0], count)
+
+
+def lingering(run: Run) -> list[str]:
+    """A note if the notebook left processes running (``setsid`` or not): killed all the same."""
+    own, last = run.processes
+    return [f"left {last - own} process(es) running at the end: killed"] if last > own else []
 
 
 def read_verdicts(path: Path, key: bytes, run: Run) -> tuple[list[dict[str, str]], int]:

@@ -257,3 +257,30 @@ def test_without_prlimit_and_setpriv_python_sets_the_limits_and_the_user(
         )
     uid = sandbox.user_ids(user)[0] if user else os.getuid()
     assert done.stdout.split(maxsplit=1) == [str(uid), "(77, 77)\n"], done.stderr
+
+
+@needs_root
+@pytest.mark.parametrize("fallback", ["unshare", "none"])
+def test_the_fallbacks_still_switch_user_and_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: str
+) -> None:
+    """Without bubblewrap: the user and the limits hold; with unshare, pids and network too.
+
+    Without bubblewrap the user must be able to read the Python environment (the
+    report says so); where it cannot (a Python under /root), the command runs as root.
+    """
+    if fallback == "unshare" and not sandbox.works(["unshare", *sandbox.UNSHARE, "true"]):
+        pytest.skip("unshare cannot make namespaces here")
+    monkeypatch.setattr(sandbox, "method", lambda: fallback)
+    as_nobody = Confinement(writable=tmp_path, user="nobody")
+    user = "nobody" if sandbox.works(confined([sys.executable, "-c", ""], as_nobody)) else None
+    os.chmod(tmp_path, 0o755)  # the user must reach its folder: no bwrap to bind it elsewhere
+    seen = run_confined(tmp_path, str(tmp_path), str(tmp_path / "x"), user=user)
+    if user is not None:
+        assert seen["uid"] == sandbox.user_ids("nobody")[0]
+        assert seen["wrote_outside"] == "PermissionError"
+    assert set(seen["env"]) <= {"LC_CTYPE", "PATH"}  # nothing of ours passed on
+    if fallback == "unshare":
+        assert seen["route"] == "OSError" and len(seen["processes"]) <= 3
+    else:
+        assert len(seen["processes"]) > 3  # no pid namespace: the report says so

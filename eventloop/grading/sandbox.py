@@ -18,7 +18,8 @@ into the grader's own pipes (issue 24). So ``grade`` starts each kernel through
 
 and in every case: a separate, unprivileged user when the grader is root (``nobody``, or
 ``--user``), an environment of a few variables (no secret of the grader's), resource
-limits (``prlimit``), and a pids cgroup per kernel where cgroups can be written, so that
+limits (``prlimit``, or Python's ``resource`` without it), and a pids cgroup per kernel
+where cgroups can be written, so that
 every process it starts, ``setsid`` or not, is killed when grading ends (``contained``).
 ``containment_report()`` says which of these hold on this machine, in words.
 

@@ -277,3 +277,21 @@ def test_a_long_temporary_folder_name_leaves_room_for_the_kernels_sockets(
     assert kernel.socket_folder() == "/tmp"  # a Unix socket's path has at most 104-108 bytes
     monkeypatch.setattr(kernel.tempfile, "tempdir", "/tmp")
     assert kernel.socket_folder() is None
+
+
+def test_the_csv_has_each_notebook_as_soon_as_it_is_graded_then_the_whole_class(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "g.csv"
+    writer = report.CsvWriter(path, ["3.1", "3.2"])
+    assert path.read_text(encoding="utf-8") == "student,notebook,3.1,3.2,passed,total,notes\n"
+    writer.add(result("zoe", "03.ipynb", "passed", "failed"))
+    assert path.read_text(encoding="utf-8").splitlines()[1] == "zoe,03.ipynb,passed,failed,1,2,"
+    graded = [*writer.results, result("amy", "03.ipynb", "passed", "passed")]
+    writer.finish(graded)
+    assert path.read_text(encoding="utf-8").splitlines()[1:] == [
+        "amy,03.ipynb,passed,passed,2,2,",
+        "zoe,03.ipynb,passed,failed,1,2,",
+        "amy,all notebooks,,,2,2,",
+        "zoe,all notebooks,,,1,2,",
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -295,3 +297,24 @@ def test_the_csv_has_each_notebook_as_soon_as_it_is_graded_then_the_whole_class(
         "amy,all notebooks,,,2,2,",
         "zoe,all notebooks,,,1,2,",
     ]
+
+
+def test_a_closed_stdout_loses_neither_the_csv_nor_the_exit_status(tmp_path: Path) -> None:
+    """Only odd files here: nothing runs, the CSV is written, then the table meets a closed pipe."""
+    root = odd_class(tmp_path)
+    (root / "amy" / "03-select.ipynb").unlink()
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads the table
+    done = subprocess.run(
+        [sys.executable, "-m", "eventloop", "grade", str(root), "--csv", str(tmp_path / "g.csv")],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    os.close(writer)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    rows = (tmp_path / "g.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + 6 + 6  # the header, six notebooks not graded, six totals

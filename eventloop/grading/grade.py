@@ -455,9 +455,14 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: cannot write {args.csv}: {error.strerror or error}", file=sys.stderr)
             return 1
         print(f"wrote {args.csv}", file=sys.stderr)
-    print(format_table(results), end="")
-    print(not_graded(results), end="")
-    print(f"\ngraded {len(results)} notebook(s) in {time.monotonic() - began:.1f} s")
+    try:
+        print(format_table(results), end="")
+        print(not_graded(results), end="")
+        print(f"\ngraded {len(results)} notebook(s) in {time.monotonic() - began:.1f} s")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # stdout closed (`| head`): the CSV is written
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (nothing more to flush at exit)
+        return 1
     return 0
 
 

@@ -7,8 +7,10 @@ before or after the notebooks run. Issue 24 ("odd files stop grading") and issue
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from eventloop.cli import main as cli_main
-from eventloop.grading import files, grade, kernel, report, results
+from eventloop.grading import files, grade, kernel, report, results, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
@@ -318,3 +320,20 @@ def test_a_closed_stdout_loses_neither_the_csv_nor_the_exit_status(tmp_path: Pat
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     rows = (tmp_path / "g.csv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + 6 + 6  # the header, six notebooks not graded, six totals
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_cancel_grading_so_that_every_finally_runs(signum: int) -> None:
+    """The grader and each worker await their work through ``cancelled_by_sigterm``."""
+    cleaned = []
+
+    async def grading() -> None:
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signum)
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleaned.append(True)  # where a worker stops its kernel and removes its files
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(worker.cancelled_by_sigterm(grading()))
+    assert cleaned == [True]

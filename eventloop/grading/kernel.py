@@ -227,7 +227,7 @@ def kernel_folders(
         if sandbox is None:
             yield folder, top, None
             return
-        private, where = top / ".grader", top / folder.name
+        private, where = top / ".grader", top / (folder.resolve().name or "submission")
         for name in ("home", "tmp", "ipython", "matplotlib", "jupyter", "cache"):
             (private / name).mkdir(parents=True)
         run.cut += private_copy(folder, where)

@@ -4,7 +4,8 @@
 (one folder per student), each in a fresh kernel, and prints a table of the
 verdicts, optionally a CSV. The modules, in the order a notebook meets them:
 
-    grade       find the notebooks, grade each in its own worker process, the command
+    grade       grade each notebook in its own worker process, the command
+    submissions what was handed in: the notebooks, links, copies, files not to read
     files       regular files only, read bounded; a kernel's private copy of its folder
     ports       fixed ports found in the code before anything runs (pitfall 13)
     kernel      run one notebook in a kernel, with the grader's own first cell

@@ -66,9 +66,10 @@ def run_confined(tmp_path: Path, *args: str, **settings: object) -> dict[str, ob
     with contained(confinement) as confinement:
         argv = confined([sys.executable, "-I", "-c", PROBE, *args], confinement, cwd=work)
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=60, start_new_session=True
+            argv, capture_output=True, text=True, timeout=60, start_new_session=True, cwd=work
         )
     assert done.returncode == 0, done.stderr
+    assert (work / "mine.txt").exists()  # it wrote in its one writable folder
     return json.loads(done.stdout)
 
 

@@ -27,7 +27,8 @@ The API is small and has no grading in it, so that other judges can confine thei
 candidates the same way::
 
     with contained(Confinement(writable=copy, hidden=(solutions,))) as confinement:
-        process = subprocess.Popen(confined(argv, confinement, cwd=copy), start_new_session=True)
+        argv = confined(argv, confinement, cwd=copy)
+        process = subprocess.Popen(argv, cwd=copy, start_new_session=True)
         ...
     # every process the command started is gone here
 """
@@ -167,7 +168,8 @@ def needed_folders() -> tuple[Path, ...]:
 def confined(argv: list[str], confinement: Confinement, cwd: Path | None = None) -> list[str]:
     """``argv`` wrapped so that it runs confined as well as this machine allows (see above).
 
-    Start the result with ``start_new_session=True`` (its own process group), inside
+    Start the result with ``start_new_session=True`` (its own process group) and
+    ``cwd=cwd`` (bwrap is told too: it changes the root), inside
     ``contained(confinement)`` (its cgroup, and the clean-up). ``cwd`` must be inside
     ``confinement.writable`` or readable by the user.
     """

@@ -13,8 +13,9 @@ The fixture class (tests/fixtures/exercises/submissions/, chapter "98"):
     ivan   carol's stub with check_98_N functions of his own that always pass
     judy   carol's stub, patching eventloop.checks so that every check passes
     kim    carol's stub, with a fake eventloop.checks in sys.modules
-    leo    alice's answers, then kills the process that runs his kernel: in the sandbox that
-           is its pid namespace's init, which ignores him (tests/test_grade_hostile.py: more)
+    leo    alice's answers, then kills the process that runs his kernel: with bubblewrap (or
+           unshare) that is his pid namespace's init, which ignores him, and he keeps 3/3;
+           without, his worker dies and only he loses (tests/test_grade_hostile.py: more)
 
 The checks of chapter 98 live in tests/fixtures/exercises/checks/ (--checks-folder).
 """
@@ -31,7 +32,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from eventloop.cli import main as cli_main
-from eventloop.grading import grade, ports, report, results
+from eventloop.grading import grade, ports, report, results, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
@@ -116,7 +117,7 @@ def test_the_table(graded: dict[str, object]) -> None:
     assert table.splitlines() == [
         "98-demo.ipynb",
         "student  98.1           98.2           98.3           total  notes",
-        "-------  -------------  -------------  -------------  -----  " + "-" * 56,
+        "-------  -------------  -------------  -------------  -----  " + "-" * NOTES_WIDTH,
         "alice    passed         passed         passed         3/3",
         "bob      passed         failed         no verdict     1/3",
         "carol    not attempted  not attempted  not attempted  0/3",
@@ -129,7 +130,7 @@ def test_the_table(graded: dict[str, object]) -> None:
         "ivan     failed         failed         failed         0/3    " + UNSIGNED,
         "judy     failed         failed         failed         0/3    " + UNSIGNED,
         "kim      not attempted  not attempted  not attempted  0/3    " + UNSIGNED,
-        "leo      passed         passed         passed         3/3",
+        LEO,
         "",
         "why:",
         "  bob 98.2: failed: the count after 3 datagrams is not right (expected 3, got 6)",
@@ -146,10 +147,19 @@ def test_the_table(graded: dict[str, object]) -> None:
             "(eventloop.checks.outcome_of)"
             for n in (1, 2, 3)
         ),
+        *([] if PID_NAMESPACE else [f"  leo 98.{n}: no verdict: {KILLED}" for n in (1, 2, 3)]),
     ]
 
 
 UNSIGNED = "printed a verdict no check signed: 98.1, 98.2, 98.3"
+KILLED = "the grading process died (exit status -9): killed by the notebook?"
+PID_NAMESPACE = sandbox.method() in ("bwrap", "unshare")  # leo cannot reach his worker
+LEO = (
+    "leo      passed         passed         passed         3/3"
+    if PID_NAMESPACE
+    else "leo      no verdict     no verdict     no verdict     0/3    " + KILLED
+)
+NOTES_WIDTH = 56 if PID_NAMESPACE else 66
 
 
 def test_the_csv(graded: dict[str, object]) -> None:
@@ -185,7 +195,10 @@ def test_the_csv(graded: dict[str, object]) -> None:
     assert by_student["frank"][1:4] == ["passed"] * 3  # the other cells, and every exercise, ran
     for cheat in ("hank", "ivan", "judy", "kim"):
         assert by_student[cheat][4] == "0", cheat  # printing or patching a verdict earns nothing
-    assert by_student["leo"][4:] == ["3", "3", ""]  # his own answers: killing nobody
+    if PID_NAMESPACE:
+        assert by_student["leo"][4:] == ["3", "3", ""]  # his own answers: he killed nobody
+    else:
+        assert by_student["leo"][4] == "0"  # he killed his own worker: only he lost
     assert by_student["gina"] == by_student["carol"]  # saved outputs do not count
 
 

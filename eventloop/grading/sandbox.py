@@ -174,7 +174,9 @@ def confined(argv: list[str], confinement: Confinement, cwd: Path | None = None)
     ``confinement.writable`` or readable by the user.
     """
     ids = user_ids(confinement.user)
-    options = rlimit_options(confinement.limits, confinement.cgroup is None)
+    # RLIMIT_NPROC counts every process of the user: only a user of its own is counted by it
+    count_processes = confinement.cgroup is None and ids is not None
+    options = rlimit_options(confinement.limits, count_processes)
     if not shutil.which("prlimit") or (ids is not None and not shutil.which("setpriv")):
         uid, gid = ids if ids is not None else ("-", "-")  # macOS, or no util-linux
         command = [sys.executable, "-I", "-c", LIMIT_AND_SWITCH, ",".join(options), str(uid)]
@@ -401,12 +403,17 @@ def containment_report(user: str | int | None = None, limits: Limits = Limits())
             f"at most {limits.processes} processes and threads per kernel (pids cgroup); every "
             "process it starts, setsid or not, is killed when its notebook is graded"
         )
-    elif how != "none":
-        lines.append("every process it starts is killed with its pid namespace when it ends")
     else:
         lines.append(
-            "processes it starts in its own process group are killed; one that leaves the group "
-            "(setsid) can outlive grading"
+            f"at most {limits.processes} processes and threads per user"
+            if user is not None
+            else "processes not limited (no cgroup, and no user of its own to count them by)"
+        )
+        lines.append(
+            "every process it starts is killed with its pid namespace when it ends"
+            if how != "none"
+            else "processes it starts in its own process group are killed; one that leaves the "
+            "group (setsid) can outlive grading"
         )
     lines.append("not limited: disk space in its copy beyond the file size, CPU shared with others")
     return lines

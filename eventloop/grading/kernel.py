@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ from eventloop.grading.sandbox import (
     needed_folders,
     user_ids,
 )
+from eventloop.grading.sandbox import clean_up_after as clean_up_cgroups_after
 
 OUTPUT_LIMIT = 1_000_000
 """Characters of printed output and displayed values kept per notebook (errors always kept)."""
@@ -222,7 +224,8 @@ def kernel_folders(
     inside one temporary folder, the only one the confined kernel can write; every
     process it started is killed when this ends.
     """
-    with tempfile.TemporaryDirectory(prefix="eventloop-grade-", dir=socket_folder()) as temporary:
+    prefix = f"{FOLDER_PREFIX}{os.getpid()}-"  # the worker's pid: see clean_up_after
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=socket_folder()) as temporary:
         top = Path(temporary)
         if sandbox is None:
             yield folder, top, None
@@ -255,6 +258,22 @@ def kernel_folders(
             yield where, private, confinement
 
 
+FOLDER_PREFIX = "eventloop-grade-"
+"""A kernel's temporary folder: then the pid of the worker that made it."""
+
+
+def clean_up_after(pid: int) -> None:
+    """Remove the kernel folders and cgroups of worker ``pid``, which was killed (SIGKILL).
+
+    A worker removes its own when it ends; one killed first cannot. Only the grader
+    calls this, with the pid of a worker it has just reaped.
+    """
+    for folder in {tempfile.gettempdir(), "/tmp"}:
+        for leftover in Path(folder).glob(f"{FOLDER_PREFIX}{pid}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)  # links inside are not followed
+    clean_up_cgroups_after(pid)
+
+
 SOCKET_PATH_LIMIT = 100
 """A Unix socket's path must fit in 104 (macOS) or 108 (Linux) bytes, ``.grader/kernel-4`` in."""
 
@@ -262,7 +281,7 @@ SOCKET_PATH_LIMIT = 100
 def socket_folder() -> str | None:
     """The temporary folder, or ``/tmp`` where its name is too long for the kernel's sockets."""
     default = tempfile.gettempdir()
-    long = len(os.fsencode(default)) + len("/eventloop-grade-12345678/.grader/kernel-4")
+    long = len(os.fsencode(default)) + len("/eventloop-grade-4194304-12345678/.grader/kernel-4")
     return "/tmp" if long > SOCKET_PATH_LIMIT and os.path.isdir("/tmp") else None
 
 

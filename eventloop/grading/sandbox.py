@@ -58,6 +58,9 @@ HIDDEN_ALWAYS = (Path("/home"), Path("/root"), Path("/srv"), Path("/tmp"), Path(
 PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
 """cgroup v1's pids controller: a limit on processes per kernel, and the list of them all."""
 
+CGROUP_PREFIX = "eventloop-grade-"
+"""Then the pid of the process that made the cgroup, so that its parent can clean up."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -315,12 +318,27 @@ def make_cgroup(processes: int) -> Path | None:
         return None
     try:
         own = own_cgroup("pids")
-        folder = PIDS_CGROUP / own.lstrip("/") / f"eventloop-grade-{uuid.uuid4().hex[:12]}"
+        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"  # see clean_up_after
+        folder = PIDS_CGROUP / own.lstrip("/") / name
         folder.mkdir()
         (folder / "pids.max").write_text(str(processes))
         return folder
     except OSError:
         return None
+
+
+def clean_up_after(pid: int) -> None:
+    """Kill and remove the cgroups process ``pid`` made, if it died before it could.
+
+    ``contained`` removes its cgroup when it ends; a process killed first (SIGKILL)
+    cannot. Its parent, which knows its pid, calls this once it has reaped it.
+    """
+    if os.geteuid() != 0 or not (PIDS_CGROUP / "cgroup.procs").exists():
+        return
+    with contextlib.suppress(OSError):
+        parent = PIDS_CGROUP / own_cgroup("pids").lstrip("/")
+        for cgroup in parent.glob(f"{CGROUP_PREFIX}{pid}-*"):
+            kill_cgroup(cgroup)
 
 
 def own_cgroup(controller: str) -> str:

@@ -102,6 +102,10 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
     if kernel_pid is not None and kernel_pid != worker.pid and kernel_pid > 1:
         kill_group(kernel_pid)
     await worker.wait()
+    if worker.returncode != 0:  # killed: it could not remove its kernel's folder and cgroup
+        from eventloop.grading.kernel import clean_up_after
+
+        clean_up_after(worker.pid)
     if result is not None:
         try:
             return NotebookResult.from_json(result)
@@ -142,6 +146,9 @@ async def stop(worker: asyncio.subprocess.Process) -> None:
         pass
     kill_group(worker.pid)
     await worker.wait()
+    from eventloop.grading.kernel import clean_up_after
+
+    clean_up_after(worker.pid)
 
 
 def kill_group(pid: int) -> None:

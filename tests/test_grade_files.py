@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -21,7 +22,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from eventloop.cli import main as cli_main
-from eventloop.grading import files, grade, kernel, report, results, worker
+from eventloop.grading import files, grade, kernel, report, results, sandbox, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
@@ -337,3 +338,27 @@ def test_ctrl_c_and_sigterm_cancel_grading_so_that_every_finally_runs(signum: in
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(worker.cancelled_by_sigterm(grading()))
     assert cleaned == [True]
+
+
+def test_what_a_killed_worker_left_is_removed_by_the_grader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed before it removed its kernel's folder and cgroup: found by its pid."""
+    monkeypatch.setattr(kernel.tempfile, "tempdir", str(tmp_path))
+    pid = os.getpid()  # stands for the dead worker's
+    (tmp_path / f"eventloop-grade-{pid}-abc" / ".grader").mkdir(parents=True)
+    (tmp_path / f"eventloop-grade-{pid}-abc" / "link").symlink_to(ROOT)  # not followed
+    (tmp_path / f"eventloop-grade-{pid + 1}-abc").mkdir()  # another worker's: kept
+    cgroup = sandbox.make_cgroup(10)
+    sleeper = None
+    if cgroup is not None:
+        procs = cgroup / "cgroup.procs"
+        sleeper = subprocess.Popen(["/bin/sh", "-c", f"echo $$ > {procs} && exec sleep 60"])
+        while not procs.read_text().split():
+            time.sleep(0.01)  # until it has joined
+    kernel.clean_up_after(pid)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"eventloop-grade-{pid + 1}-abc"]
+    assert ROOT.exists()
+    if sleeper is not None:
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+        assert cgroup is not None and not cgroup.exists()

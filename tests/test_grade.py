@@ -13,7 +13,9 @@ The fixture class (tests/fixtures/exercises/submissions/, chapter "98"):
     ivan   carol's stub with check_98_N functions of his own that always pass
     judy   carol's stub, patching eventloop.checks so that every check passes
     kim    carol's stub, with a fake eventloop.checks in sys.modules
-    leo    alice's answers, then kills the process that runs his kernel
+    leo    alice's answers, then kills the process that runs his kernel: with bubblewrap (or
+           unshare) that is his pid namespace's init, which ignores him, and he keeps 3/3;
+           without, his worker dies and only he loses (tests/test_grade_hostile.py: more)
 
 The checks of chapter 98 live in tests/fixtures/exercises/checks/ (--checks-folder).
 """
@@ -30,7 +32,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from eventloop.cli import main as cli_main
-from eventloop.grading import grade, ports, report, results
+from eventloop.grading import grade, ports, report, results, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "exercises"
@@ -115,7 +117,7 @@ def test_the_table(graded: dict[str, object]) -> None:
     assert table.splitlines() == [
         "98-demo.ipynb",
         "student  98.1           98.2           98.3           total  notes",
-        "-------  -------------  -------------  -------------  -----  " + "-" * 66,
+        "-------  -------------  -------------  -------------  -----  " + "-" * NOTES_WIDTH,
         "alice    passed         passed         passed         3/3",
         "bob      passed         failed         no verdict     1/3",
         "carol    not attempted  not attempted  not attempted  0/3",
@@ -128,7 +130,7 @@ def test_the_table(graded: dict[str, object]) -> None:
         "ivan     failed         failed         failed         0/3    " + UNSIGNED,
         "judy     failed         failed         failed         0/3    " + UNSIGNED,
         "kim      not attempted  not attempted  not attempted  0/3    " + UNSIGNED,
-        "leo      no verdict     no verdict     no verdict     0/3    " + KILLED,
+        LEO,
         "",
         "why:",
         "  bob 98.2: failed: the count after 3 datagrams is not right (expected 3, got 6)",
@@ -145,12 +147,19 @@ def test_the_table(graded: dict[str, object]) -> None:
             "(eventloop.checks.outcome_of)"
             for n in (1, 2, 3)
         ),
-        *(f"  leo 98.{n}: no verdict: {KILLED}" for n in (1, 2, 3)),
+        *([] if PID_NAMESPACE else [f"  leo 98.{n}: no verdict: {KILLED}" for n in (1, 2, 3)]),
     ]
 
 
 UNSIGNED = "printed a verdict no check signed: 98.1, 98.2, 98.3"
 KILLED = "the grading process died (exit status -9): killed by the notebook?"
+PID_NAMESPACE = sandbox.method() in ("bwrap", "unshare")  # leo cannot reach his worker
+LEO = (
+    "leo      passed         passed         passed         3/3"
+    if PID_NAMESPACE
+    else "leo      no verdict     no verdict     no verdict     0/3    " + KILLED
+)
+NOTES_WIDTH = 56 if PID_NAMESPACE else 66
 
 
 def test_the_csv(graded: dict[str, object]) -> None:
@@ -159,7 +168,10 @@ def test_the_csv(graded: dict[str, object]) -> None:
     with path.open(newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
     assert rows[0] == ["student", "notebook", "98.1", "98.2", "98.3", "passed", "total", "notes"]
-    by_student = {row[0]: row[1:] for row in rows[1:]}
+    by_student = {row[0]: row[1:] for row in rows[1:] if row[1] != "all notebooks"}
+    totals = {row[0]: row[-3:-1] for row in rows[1:] if row[1] == "all notebooks"}
+    assert totals["alice"] == ["3", "3"] and totals["bob"] == ["1", "3"]
+    assert rows[-len(totals) :] == [row for row in rows[1:] if row[1] == "all notebooks"]
     assert list(by_student) == [
         *("alice", "bob", "carol", "dave", "erin", "frank", "gina"),
         *("hank", "ivan", "judy", "kim", "leo"),
@@ -181,8 +193,12 @@ def test_the_csv(graded: dict[str, object]) -> None:
     ]
     assert by_student["frank"][-1] == "binds fixed port 14000: those cells not run (use port 0)"
     assert by_student["frank"][1:4] == ["passed"] * 3  # the other cells, and every exercise, ran
-    for cheat in ("hank", "ivan", "judy", "kim", "leo"):
+    for cheat in ("hank", "ivan", "judy", "kim"):
         assert by_student[cheat][4] == "0", cheat  # printing or patching a verdict earns nothing
+    if PID_NAMESPACE:
+        assert by_student["leo"][4:] == ["3", "3", ""]  # his own answers: he killed nobody
+    else:
+        assert by_student["leo"][4] == "0"  # he killed his own worker: only he lost
     assert by_student["gina"] == by_student["carol"]  # saved outputs do not count
 
 
@@ -219,7 +235,7 @@ def test_the_course_solutions_pass_and_the_exercises_are_not_attempted(tmp_path:
     )
     assert result.returncode == 0, result.stderr
     with (tmp_path / "course.csv").open(newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
+        rows = [row for row in csv.DictReader(file) if row["notebook"] != "all notebooks"]
     assert sorted((row["student"], row["notebook"]) for row in rows) == sorted(
         (folder, name) for folder in ("solutions", "exercises") for name in chapters
     )
@@ -413,12 +429,20 @@ def test_table_and_csv_from_results(tmp_path: Path) -> None:
         "\n"
         "why:\n"
         "  zoe 3.2: failed: x\n"
+        "\n"
+        "all notebooks\n"
+        "student  01-blocking.ipynb  03-select.ipynb  total\n"
+        "-------  -----------------  ---------------  -----\n"
+        "amy      0/1                                 0/1\n"
+        "zoe                         1/2              1/2\n"
     )
     report.write_csv(graded, tmp_path / "g.csv")
     assert (tmp_path / "g.csv").read_text(encoding="utf-8").splitlines() == [
         "student,notebook,1.1,3.2,3.10,passed,total,notes",
         "amy,01-blocking.ipynb,not attempted,,,0,1,",
         "zoe,03-select.ipynb,,failed: x,passed,1,2,",
+        "amy,all notebooks,,,,0,1,",
+        "zoe,all notebooks,,,,1,2,",
     ]
 
 
@@ -451,23 +475,33 @@ def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_symlinked_and_duplicate_submissions_are_graded_and_noted(tmp_path: Path) -> None:
-    nbformat.write(notebook_with(new_code_cell("# Exercise 3.1: a")), tmp_path / "mine.ipynb")
-    for student in ("amy", "ben", "cat"):
+    mine = tmp_path / "mine.ipynb"
+    nbformat.write(notebook_with(new_code_cell("# Exercise 3.1: a")), mine)
+    for student in ("amy", "ben", "cat/work"):
         (tmp_path / "class" / student).mkdir(parents=True)
-    (tmp_path / "class" / "amy" / "03-select.ipynb").write_bytes(
-        (tmp_path / "mine.ipynb").read_bytes()
-    )
-    (tmp_path / "class" / "ben" / "03-select.ipynb").write_bytes(
-        (tmp_path / "mine.ipynb").read_bytes()
-    )
-    (tmp_path / "class" / "cat" / "03-select.ipynb").symlink_to(tmp_path / "mine.ipynb")
-    found = {item.student: item.notes for item in grade.find_notebooks([tmp_path / "class"])}
-    assert list(found) == ["amy", "ben", "cat"]  # all three graded: nothing merged or dropped
-    assert found["amy"] == ["same file as ben/03-select.ipynb, cat/03-select.ipynb"]
-    assert found["cat"] == [
-        f"symlink to {(tmp_path / 'mine.ipynb').resolve()}",
-        "same file as amy/03-select.ipynb, ben/03-select.ipynb",
+    (tmp_path / "class" / "amy" / "03-select.ipynb").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "ben" / "03-select.ipynb").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "cat" / "work" / "draft.ipynb.txt").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "cat" / "03-select.ipynb").symlink_to("work/draft.ipynb.txt")
+    (tmp_path / "elsewhere" / "dan").mkdir(parents=True)  # the teacher linked dan's folder in
+    (tmp_path / "elsewhere" / "dan" / "03-select.ipynb").write_bytes(mine.read_bytes())
+    (tmp_path / "class" / "dan").symlink_to(tmp_path / "elsewhere" / "dan")
+    (tmp_path / "class" / "eve").mkdir()
+    (tmp_path / "class" / "eve" / "03-select.ipynb").symlink_to(mine)  # out of her folder
+    (tmp_path / "class" / "fay").mkdir()
+    (tmp_path / "class" / "fay" / "03-select.ipynb").symlink_to("../amy/03-select.ipynb")
+    (tmp_path / "class" / "fay" / "loop").symlink_to("..")  # a link loop ends
+    found = {item.student: item for item in grade.find_notebooks([tmp_path / "class"])}
+    assert list(found) == ["amy", "ben", "cat", "dan", "eve", "fay"]  # nothing dropped
+    copies = "03-select.ipynb, ".join(("same file as ben/", "cat/", "dan/")) + "03-select.ipynb"
+    assert found["amy"].notes == [copies]
+    assert found["cat"].notes == [
+        f"symlink to {(tmp_path / 'class' / 'cat' / 'work' / 'draft.ipynb.txt').resolve()}",
+        "same file as amy/03-select.ipynb, ben/03-select.ipynb, dan/03-select.ipynb",
     ]
+    assert found["dan"].refused == "" and found["dan"].notes[0].startswith("symlink to")
+    assert found["eve"].refused == "a link out of the submission"  # not read, listed
+    assert found["fay"].refused == "a link out of the submission"  # a classmate's file
 
 
 def test_a_fixed_port_cell_is_emptied_and_its_exercise_named() -> None:

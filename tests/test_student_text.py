@@ -64,8 +64,9 @@ def test_the_csv_a_teacher_opens_has_no_formulas(tmp_path):
     assert rows[1][rows[0].index("passed")] == "1"  # numbers stay numbers
 
 
-def test_grade_help_says_it_runs_student_code_with_your_rights():
+def test_grade_help_says_what_is_contained_here_and_when_code_runs_with_your_rights():
     grade = build_parser()._subparsers._group_actions[0].choices["grade"]  # type: ignore[union-attr]
     text = grade.format_help()
-    assert "RUNS THE STUDENTS' CODE WITH YOUR RIGHTS" in text
-    assert "unprivileged user" in text and "container" in text
+    assert "RUNS WITH YOUR RIGHTS" in text and "container" in text
+    machine = text.split("\non this machine:\n")[1]  # eventloop.grading.sandbox's own words
+    assert "limits per process" in machine and "not limited" in machine

@@ -14,8 +14,8 @@ from pathlib import Path
 from eventloop.cli_values import duration, how_many
 
 GRADE_HELP = """\
-Run exercise notebooks, each in a fresh kernel from its own folder, and print
-a table of the verdicts of their checks (passed / failed / not attempted).
+Run exercise notebooks, each in a fresh kernel from a copy of its own folder, and
+print a table of the verdicts of their checks (passed / failed / not attempted).
 
     python -m eventloop grade submissions/            # one folder per student
     python -m eventloop grade exercises/03-select.ipynb --csv grades.csv
@@ -24,18 +24,30 @@ Saved outputs are ignored, and so are printed verdict lines: only verdicts the
 course's checks sign during this run count. A cell that runs too long is
 interrupted, a notebook that runs too long is stopped, a kernel that dies is
 noted; a cell that binds a fixed port is not run (the other exercises are).
-Each notebook is graded in a process of its own: one that kills its parent
-costs no one else. Symlinked and duplicate submissions are noted. The exit
-status is 0 when grading finished, whatever the grades. Linux and macOS
-(Windows: use WSL).
+Every student gets a row for every notebook the class handed in ("missing" if
+they did not) and a total over all of them. Copies of the same work are noted,
+untouched copies of the hand-out (--handout) are not. A file named *.ipynb that
+is not one to read (a FIFO, a device, a folder, a link out of the submission,
+over 20 MB) is listed under "could not grade". The CSV is checked before
+grading starts, written as notebooks are graded, and complete before the table
+is printed. Ctrl-C or SIGTERM stops grading, kills every kernel, exits 130.
+The exercises to grade come from the worked answers (--solutions, default:
+solutions/ beside the package): if they cannot be read, nothing is graded and
+the exit status is 2. Otherwise the exit status is 0, whatever the grades.
+Linux and macOS (Windows: use WSL).
 
-Grading RUNS THE STUDENTS' CODE WITH YOUR RIGHTS: a notebook can read, change or
-delete anything you can. Grade as an unprivileged user (sudo -u grader ...) or
-in a throw-away container with only the submissions mounted, e.g.
-    docker run --rm --network none -v "$PWD/submissions:/work:ro" IMAGE \
-        python -m eventloop grade /work
-Names and outputs come from students: the table shows control characters as
-escapes, and the CSV quotes cells a spreadsheet would read as formulas.
+Each kernel is confined: a private copy of its folder is the only place it can
+write; as root it runs as another user (nobody, or --user); its environment
+holds none of yours; it is started by python -I (a module handed in beside the
+notebook is not the kernel); it has CPU, memory, file size and open file limits;
+and with bubblewrap (apt-get install bubblewrap) it sees neither solutions/, nor
+the other submissions, nor any other process, and has only a loopback network.
+What holds on this machine is listed at the end of this help. Not run as root,
+kernels run as you: bubblewrap still confines them as above, but without it a
+notebook RUNS WITH YOUR RIGHTS: grade as root, or in a throw-away container.
+Names and outputs come from students: control characters, newlines included,
+are shown as escapes in the table and the CSV, and the CSV quotes cells a
+spreadsheet would read as formulas.
 """
 
 
@@ -52,7 +64,9 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         "--solutions",
         type=Path,
         default=None,
-        help="where the solutions notebooks list the exercises (default: the course's solutions/)",
+        metavar="FOLDER",
+        help="the worked answers, which list the exercises to grade (default: solutions/ beside "
+        "the package); grading stops if they cannot be read",
     )
     parser.add_argument(
         "--timeout", type=duration, default=60.0, help="seconds per notebook (default: 60)"
@@ -76,11 +90,34 @@ def add_grade_command(commands: argparse._SubParsersAction) -> None:
         help="a folder of your own checks (for exercises you wrote) to trust like the course's",
     )
     parser.add_argument(
+        "--handout",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="the exercise notebooks as handed out: untouched copies are not noted as copies "
+        "(default: the course's exercises/)",
+    )
+    parser.add_argument(
+        "--user",
+        default=None,
+        help="run the kernels as this user (default when run as root: nobody; otherwise you)",
+    )
+    parser.add_argument(
         "--allow-fixed-ports",
         action="store_true",
         help="run notebooks that bind a fixed port anyway (they may collide)",
     )
     parser.set_defaults(run=run_grade)
+    standard = parser.format_help
+
+    def format_help() -> str:
+        """The help, then what is contained on this machine (probed only when asked)."""
+        from eventloop.grading.sandbox import containment_report
+
+        lines = "".join(f"  - {line}\n" for line in containment_report())
+        return f"{standard()}\non this machine:\n{lines}"
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def available_cores() -> int:

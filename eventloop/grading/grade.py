@@ -19,27 +19,31 @@ the table: a cell that runs too long is interrupted (``--cell-timeout``), a
 notebook that runs too long is stopped (``--timeout``), a kernel that dies is
 noted, a cell that binds a fixed port is not run (``ports``), a notebook that
 kills the process grading it costs nobody else (``worker``), a symlinked or
-duplicated submission is named.
+duplicated submission is named, and a file that is not a notebook to read (a
+FIFO, a device, a folder named ``x.ipynb``, a link out of the submission) is
+listed as not graded (``submissions``). Each kernel runs confined (``sandbox``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
+import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from eventloop.grading.kernel import clear_outputs, run_cells
+from eventloop.grading.files import NOTEBOOK_LIMIT, read_bounded
+from eventloop.grading.kernel import Sandbox, clear_outputs, run_cells
 from eventloop.grading.ports import fixed_port_cells
-from eventloop.grading.report import format_table, write_csv
+from eventloop.grading.report import CsvWriter, format_table, missing_results, not_graded
 from eventloop.grading.results import (
     EXERCISE_HEADER,
+    NO_VERDICT,
     NOT_RUN,
     ExerciseResult,
     NotebookResult,
@@ -50,11 +54,16 @@ from eventloop.grading.results import (
     signed_verdicts,
     without_verdict,
 )
+from eventloop.grading.submissions import (
+    Submission,
+    UsageError,
+    course_handout,
+    course_solutions,
+    find_notebooks,
+    unreadable_solutions,
+)
+from eventloop.grading.worker import cancelled_by_sigterm
 from eventloop.student_text import for_terminal
-
-
-class UsageError(Exception):
-    """The command line asks for something that cannot be done (exit status 2)."""
 
 
 @dataclass
@@ -67,89 +76,19 @@ class Options:
     solutions: Path | None = None
     allow_fixed_ports: bool = False
     checks_folders: list[Path] = field(default_factory=list)
+    user: str | None = None  # run kernels as this user (None: as the grader, unless root)
+    hidden: list[Path] = field(default_factory=list)  # folders no kernel may see
+    handout: Path | None = None  # the exercise notebooks as handed out
+
+    def sandbox(self) -> Sandbox:
+        """The confinement of every kernel: CPU limited to the notebook's time, and a margin."""
+        from eventloop.grading.sandbox import Limits
+
+        limits = Limits(cpu_seconds=int(self.timeout) + 60)
+        return Sandbox(self.user, tuple(self.hidden), limits)
 
 
-@dataclass
-class Submission:
-    """One notebook to grade, whose student it is, and what the grader noticed about the file."""
-
-    student: str
-    path: Path
-    notes: list[str] = field(default_factory=list)
-
-
-# --- finding notebooks and their exercises --------------------------------------------------------
-
-
-def find_notebooks(paths: Iterable[Path]) -> list[Submission]:
-    """Every notebook in ``paths`` (files or folders, recursively); symlinks and copies noted.
-
-    Nothing is merged or dropped silently: a symlink is graded and noted with its
-    target; two submissions that are the same file, or have the same contents,
-    are both graded and each notes the other.
-    """
-    found: list[Submission] = []
-    for path in paths:
-        if path.is_dir():
-            for notebook in sorted(path.rglob("*.ipynb")):
-                relative = notebook.relative_to(path)
-                if any(part.startswith(".") for part in relative.parts):
-                    continue  # .ipynb_checkpoints and other hidden copies
-                folder = relative.parent
-                student = folder.as_posix() if folder != Path(".") else path.resolve().name
-                found.append(Submission(student, notebook, symlink_note(path, relative)))
-        elif path.is_file() and path.suffix == ".ipynb":
-            found.append(Submission(path.resolve().parent.name, path, symlink_note(path, Path())))
-        else:
-            raise UsageError(f"{path}: not a notebook or a folder")
-    if not found:
-        raise UsageError("no notebooks found in " + ", ".join(str(p) for p in paths))
-    found = once_each(found)
-    note_links_and_copies(found)
-    return sorted(found, key=lambda item: (item.path.name, item.student))
-
-
-def once_each(found: list[Submission]) -> list[Submission]:
-    """One submission named twice on the command line (a folder and a file in it) is one."""
-    seen: set[tuple[str, Path]] = set()
-    kept = []
-    for submission in found:
-        key = (submission.student, submission.path.resolve())
-        if key not in seen:
-            seen.add(key)
-            kept.append(submission)
-    return kept
-
-
-def symlink_note(root: Path, relative: Path) -> list[str]:
-    """``["symlink to ..."]`` if the notebook, or a folder on its way from ``root``, is a link."""
-    steps = [root / Path(*relative.parts[: i + 1]) for i in range(len(relative.parts))] or [root]
-    if any(step.is_symlink() for step in steps):
-        return [f"symlink to {(root / relative).resolve()}"]
-    return []
-
-
-def note_links_and_copies(submissions: list[Submission]) -> None:
-    """Add a note to each submission that another one duplicates (same bytes, same name)."""
-    by_content: dict[tuple[str, bytes], list[Submission]] = {}
-    for submission in submissions:
-        digest = hashlib.sha256(submission.path.read_bytes()).digest()
-        by_content.setdefault((submission.path.name, digest), []).append(submission)
-    for same in by_content.values():
-        for submission in same:
-            others = [
-                f"{other.student}/{other.path.name}" for other in same if other is not submission
-            ]
-            if len(others) > 3:
-                others = [*others[:2], f"{len(others) - 2} others"]
-            if others:
-                submission.notes.append("same file as " + ", ".join(others))
-
-
-def course_solutions() -> Path | None:
-    """``solutions/`` beside the installed package, when the course is checked out."""
-    folder = Path(__file__).resolve().parents[2] / "solutions"
-    return folder if folder.is_dir() else None
+# --- the exercises a notebook should have ---------------------------------------------------------
 
 
 def expected_exercises(
@@ -182,7 +121,10 @@ async def grade_one(
     """Run one notebook (without its fixed-port cells) and judge each expected exercise."""
     result = NotebookResult(submission.student, submission.path, notes=list(submission.notes))
     try:
-        notebook = clear_outputs(nbformat.read(submission.path, as_version=4))
+        data, complete = read_bounded(submission.path.resolve(), NOTEBOOK_LIMIT)
+        if data is None or not complete:
+            raise ValueError("not a regular file of at most 20 MB")
+        notebook = clear_outputs(nbformat.reads(data.decode("utf-8"), as_version=4))
     except Exception as error:
         result.notes.append(
             f"unreadable notebook: {type(error).__name__}: {first_line(str(error))}"
@@ -204,6 +146,7 @@ async def grade_one(
         options.cell_timeout,
         options.checks_folders,
         on_kernel_start,
+        options.sandbox(),
     )
     signed = signed_verdicts(run.records)
     for exercise in expected:
@@ -222,6 +165,7 @@ def notes_of(run, signed: dict[str, ExerciseResult]) -> list[str]:  # type: igno
     """What the table's notes column says about a run."""
     notes = [run.problem] if run.problem else []
     notes += [f"cell {index} interrupted after {seconds} s" for index, seconds in run.interrupted]
+    notes += run.cut
     if address_in_use(run.notebook):
         notes.append("Address already in use: binds a fixed port?")
     unsigned = [
@@ -239,38 +183,95 @@ def notes_of(run, signed: dict[str, ExerciseResult]) -> list[str]:  # type: igno
 # --- the class ------------------------------------------------------------------------------------
 
 
-async def grade_all(submissions: list[Submission], options: Options) -> list[NotebookResult]:
-    """Grade every notebook, ``options.jobs`` workers at a time; results in the same order."""
+async def grade_all(
+    submissions: list[Submission],
+    options: Options,
+    on_result: Callable[[NotebookResult], None] | None = None,
+) -> list[NotebookResult]:
+    """Grade every notebook, ``options.jobs`` workers at a time; results in the same order.
+
+    ``on_result`` hears each result as soon as it is known (the CSV is written as we go).
+    """
     from eventloop.grading.worker import grade_in_worker
 
     slots = asyncio.Semaphore(options.jobs)
 
     async def one(submission: Submission) -> NotebookResult:
-        async with slots:
-            began = time.monotonic()
-            result = await grade_in_worker(submission, options)
-            where = f"{submission.student}/{submission.path.name}"
-            print(
-                for_terminal(f"graded {where} in {time.monotonic() - began:.1f} s"),
-                file=sys.stderr,
-                flush=True,
-            )
-            return result
+        if submission.refused:
+            result = refused_result(submission, options)
+        else:
+            async with slots:
+                began = time.monotonic()
+                result = await grade_in_worker(submission, options)
+                where = f"{submission.student}/{submission.path.name}"
+                print(
+                    for_terminal(f"graded {where} in {time.monotonic() - began:.1f} s"),
+                    file=sys.stderr,
+                    flush=True,
+                )
+        if on_result is not None:
+            on_result(result)
+        return result
 
     return list(await asyncio.gather(*(one(submission) for submission in submissions)))
 
 
+def refused_result(submission: Submission, options: Options) -> NotebookResult:
+    """A file that is not a notebook to read: every expected exercise without a verdict."""
+    notes = [*submission.notes, "not graded: " + submission.refused]
+    result = NotebookResult(submission.student, submission.path, notes=notes)
+    solutions = options.solutions
+    if solutions is not None and (solutions / submission.path.name).is_file():
+        expected = exercise_ids(nbformat.read(solutions / submission.path.name, as_version=4))
+        result.exercises = {e: ExerciseResult(NO_VERDICT, submission.refused) for e in expected}
+    return result
+
+
 def grade(paths: list[Path], options: Options) -> list[NotebookResult]:
     """Find the notebooks in ``paths`` and grade them (raises ``UsageError``)."""
-    return asyncio.run(grade_all(find_notebooks(paths), options))
+    return asyncio.run(grade_all(find_notebooks(paths, options.handout), options))
 
 
 def main(args: argparse.Namespace) -> int:
     """``python -m eventloop grade``: see ``eventloop.grading.command``."""
     solutions = args.solutions if args.solutions is not None else course_solutions()
-    for folder in [args.solutions, *args.checks_folder]:
+    handout = args.handout if args.handout is not None else course_handout()
+    for folder in [args.solutions, args.handout, *args.checks_folder]:
         if folder is not None and not folder.is_dir():
             print(f"error: {folder}: no such folder", file=sys.stderr)
+            return 2
+    try:
+        submissions = find_notebooks(args.paths, handout)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if solutions is None:
+        print(
+            "note: no worked answers (solutions/) found: each notebook is graded on the "
+            "exercises it lists itself; pass --solutions FOLDER",
+            file=sys.stderr,
+        )
+    else:
+        problem = unreadable_solutions(solutions, {item.path.name for item in submissions})
+        if problem is not None:
+            print(
+                f"error: cannot read the worked answers, which list the exercises to grade: "
+                f"{problem}\nNothing was graded. Run grade as a user who can read them, or "
+                "pass --solutions FOLDER (a copy only the grader can read).",
+                file=sys.stderr,
+            )
+            return 2
+    from eventloop.grading.sandbox import default_user, user_ids
+
+    user = args.user if args.user is not None else default_user()
+    if args.user is not None:
+        try:
+            user_ids(args.user)
+        except KeyError:
+            print(f"error: --user {args.user}: no such user", file=sys.stderr)
+            return 2
+        if os.geteuid() != 0:
+            print("error: --user needs root (to switch to that user)", file=sys.stderr)
             return 2
     options = Options(
         args.timeout,
@@ -279,16 +280,81 @@ def main(args: argparse.Namespace) -> int:
         solutions,
         args.allow_fixed_ports,
         [folder.resolve() for folder in args.checks_folder],
+        user,
+        hidden_folders(args.paths, solutions),
+        handout,
     )
+    csv = None
+    if args.csv is not None:
+        try:
+            csv = CsvWriter(args.csv, exercise_columns(submissions, solutions))
+        except OSError as error:
+            print(f"error: cannot write {args.csv}: {error.strerror or error}", file=sys.stderr)
+            return 2
     began = time.monotonic()
     try:
-        results = grade(args.paths, options)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(format_table(results), end="")
-    print(f"\ngraded {len(results)} notebook(s) in {time.monotonic() - began:.1f} s")
-    if args.csv is not None:
-        write_csv(results, args.csv)
-        print(f"wrote {args.csv}")
+        grading = grade_all(submissions, options, csv.add if csv else None)
+        results = asyncio.run(cancelled_by_sigterm(grading))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C or SIGTERM
+        done = len(csv.results) if csv else 0
+        print(
+            "\ninterrupted: grading stopped, every kernel killed"
+            + (f"; {args.csv} holds the {done} notebook(s) graded so far" if csv else ""),
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        if csv is not None:
+            csv.close()
+    results += missing_results(results, solutions)
+    if csv is not None:
+        try:
+            csv.finish(results)
+        except OSError as error:
+            print(f"error: cannot write {args.csv}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.csv}", file=sys.stderr)
+    try:
+        print(format_table(results), end="")
+        print(not_graded(results), end="")
+        print(f"\ngraded {len(results)} notebook(s) in {time.monotonic() - began:.1f} s")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # stdout closed (`| head`): the CSV is written
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (nothing more to flush at exit)
+        return 1
     return 0
+
+
+def exercise_columns(submissions: list[Submission], solutions: Path | None) -> list[str]:
+    """Every exercise the class will be graded on, in order: the CSV's columns."""
+    found: set[str] = set()
+    for name in {item.path.name for item in submissions}:
+        if solutions is not None and (solutions / name).is_file():
+            found.update(exercise_ids(nbformat.read(solutions / name, as_version=4)))
+            continue
+        for item in submissions:
+            if item.path.name != name or item.refused:
+                continue
+            data, complete = read_bounded(item.path.resolve(), NOTEBOOK_LIMIT)
+            if data is not None and complete:
+                try:
+                    found.update(exercise_ids(nbformat.reads(data.decode(), as_version=4)))
+                except Exception:
+                    continue  # graded (and reported) as unreadable
+    return sorted(found, key=lambda exercise: tuple(int(p) for p in exercise.split(".")))
+
+
+def hidden_folders(paths: list[Path], solutions: Path | None) -> list[Path]:
+    """What no kernel may see: the worked answers and the submissions (each gets a copy),
+    with the students' folders a teacher linked in from elsewhere."""
+    folders = [path if path.is_dir() else path.parent for path in paths]
+    folders += [
+        child
+        for path in paths
+        if path.is_dir()
+        for child in path.iterdir()
+        if child.is_symlink() and child.is_dir()
+    ]
+    if solutions is not None:
+        folders.append(solutions)
+    return sorted({folder.resolve() for folder in folders})

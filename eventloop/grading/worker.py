@@ -44,6 +44,8 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
                 **asdict(options),
                 "solutions": None if options.solutions is None else str(options.solutions),
                 "checks_folders": [str(folder) for folder in options.checks_folders],
+                "hidden": [str(folder) for folder in options.hidden],
+                "handout": None if options.handout is None else str(options.handout),
             },
         }
     )
@@ -64,8 +66,10 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
         assert worker.stdout is not None
         async for raw in worker.stdout:
             message = json.loads(raw)
+            if not isinstance(message, dict):
+                raise ValueError("not a message of the worker's")
             if "kernel_pid" in message:
-                kernel_pid = message["kernel_pid"]
+                kernel_pid = int(message["kernel_pid"])
             else:
                 result = message
 
@@ -75,18 +79,38 @@ async def grade_in_worker(submission: Any, options: Any) -> NotebookResult:
     worker.stdin.close()
     limit = options.timeout + KERNEL_START_ALLOWANCE
     problem = ""
+    reading = asyncio.ensure_future(read_lines())
+    waiting = asyncio.ensure_future(worker.wait())
     try:
-        await asyncio.wait_for(asyncio.gather(read_lines(), worker.wait()), limit)
-    except asyncio.TimeoutError:
-        problem = f"stopped by the grader after {limit:g} s"
-    except ValueError:  # a line that is not JSON: something else wrote to the worker's stdout
-        problem = "the grading process printed something unexpected"
+        _, pending = await asyncio.wait(
+            {reading, waiting}, timeout=limit, return_when=asyncio.FIRST_EXCEPTION
+        )
+        if reading.done() and reading.exception() is not None:
+            problem = "the grading process printed something unexpected"  # not its JSON
+        elif pending:
+            problem = f"stopped by the grader after {limit:g} s"
+    except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the worker cleans up, then goes
+        await stop(worker)
+        raise
+    finally:
+        for task in (reading, waiting):
+            task.cancel()
+        await asyncio.gather(reading, waiting, return_exceptions=True)
+    if worker.returncode is None:
+        await stop(worker)  # its kernel killed and its files removed, by itself if it can
     kill_group(worker.pid)
-    if kernel_pid is not None:
+    if kernel_pid is not None and kernel_pid != worker.pid and kernel_pid > 1:
         kill_group(kernel_pid)
     await worker.wait()
+    if worker.returncode != 0:  # killed: it could not remove its kernel's folder and cgroup
+        from eventloop.grading.kernel import clean_up_after
+
+        clean_up_after(worker.pid)
     if result is not None:
-        return NotebookResult.from_json(result)
+        try:
+            return NotebookResult.from_json(result)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            problem = "the grading process printed something unexpected"
     if not problem:
         problem = (
             f"the grading process died (exit status {worker.returncode}): killed by the notebook?"
@@ -98,11 +122,13 @@ def failed_run(submission: Any, options: Any, problem: str) -> NotebookResult:
     """The result of a notebook whose worker gave no answer: every exercise without a verdict."""
     import nbformat
 
+    from eventloop.grading.files import NOTEBOOK_LIMIT, read_bounded
     from eventloop.grading.grade import expected_exercises
 
     result = NotebookResult(submission.student, submission.path, notes=[*submission.notes, problem])
     try:
-        notebook = nbformat.read(submission.path, as_version=4)
+        data, _ = read_bounded(submission.path.resolve(), NOTEBOOK_LIMIT)
+        notebook = nbformat.reads((data or b"").decode("utf-8"), as_version=4)
         expected = expected_exercises(submission.path.name, notebook, options.solutions)
     except Exception:
         expected = []
@@ -110,11 +136,36 @@ def failed_run(submission: Any, options: Any, problem: str) -> NotebookResult:
     return result
 
 
+async def stop(worker: asyncio.subprocess.Process) -> None:
+    """SIGTERM: the worker kills its kernel and removes its files; SIGKILL if it takes 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        worker.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(worker.wait()), 10)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        pass
+    kill_group(worker.pid)
+    await worker.wait()
+    from eventloop.grading.kernel import clean_up_after
+
+    clean_up_after(worker.pid)
+
+
 def kill_group(pid: int) -> None:
     """SIGKILL the process group ``pid`` leads, if it still exists (its leader may be gone)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if os.getpgid(pid) == pid:
             os.killpg(pid, signal.SIGKILL)
+
+
+async def cancelled_by_sigterm(work: Any) -> Any:
+    """Await ``work``; SIGTERM (and SIGINT) cancel it, so that every ``finally`` runs."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    return await work
 
 
 def main() -> int:
@@ -130,6 +181,8 @@ def main() -> int:
         solutions=None if settings["solutions"] is None else Path(settings["solutions"]),
         allow_fixed_ports=settings["allow_fixed_ports"],
         checks_folders=[Path(folder) for folder in settings["checks_folders"]],
+        user=settings["user"],
+        hidden=[Path(folder) for folder in settings["hidden"]],
     )
     submission = Submission(request["student"], Path(request["path"]), request["notes"])
     out = sys.stdout
@@ -139,7 +192,9 @@ def main() -> int:
         out.flush()
 
     try:
-        result = asyncio.run(grade_one(submission, options, tell_kernel_pid))
+        result = asyncio.run(cancelled_by_sigterm(grade_one(submission, options, tell_kernel_pid)))
+    except asyncio.CancelledError:  # SIGTERM from the grader: the kernel and its files are gone
+        return 130
     except Exception as error:  # report it in the table: one bad notebook stops nothing
         result = failed_run(submission, options, f"grading error: {type(error).__name__}: {error}")
     out.write(json.dumps(result.to_json()) + "\n")

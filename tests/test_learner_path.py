@@ -1,0 +1,265 @@
+"""The learner's path (issue 27): a core path that runs alone, prompts that ask before they
+tell, every Try-it tested, and times computed by one rule.
+
+- Every chapter runs top to bottom with its ``optional`` cells removed, as a learner who skips
+  the deep dives runs it; its core path takes at most 45 minutes by TEACHING.md's rule.
+- Each **Try it** carries its edit and what the learner should then see in its metadata
+  (CONTRIBUTING.md); the test makes the edit in a copy, runs it, and looks for the pattern.
+- Each **Predict** is answered by the code cell right after it, never by the prose around it.
+
+The notebooks run in a kernel each, like nbval's: one test class per chapter, so that
+``pytest -n 3 --dist loadscope`` spreads the chapters over the workers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("learner_path", ROOT / "tools" / "learner_path.py")
+assert spec is not None and spec.loader is not None
+learner_path = importlib.util.module_from_spec(spec)
+sys.modules["learner_path"] = learner_path
+spec.loader.exec_module(learner_path)
+
+CHAPTERS = learner_path.chapters()
+CELL_TIMEOUT = 120
+HEADING = re.compile(r"^#{1,3} ", re.MULTILINE)
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def execute(notebook: nbformat.NotebookNode, folder: Path, allow_errors: bool = False) -> None:
+    """Run ``notebook`` (a copy: the file is never written) in a fresh kernel, from ``folder``."""
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(folder)}},
+    )
+    client.execute()
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    """Everything a code cell shows as text: streams, results, and an error's name and value."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            parts.append(output.get("data", {}).get("text/plain", ""))
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+    return "\n".join(parts)
+
+
+def by_id(notebook: nbformat.NotebookNode) -> dict[str, int]:
+    return {cell.id: index for index, cell in enumerate(notebook.cells)}
+
+
+def section(notebook: nbformat.NotebookNode, index: int) -> str:
+    """The last ``#``/``##``/``###`` heading at or before cell ``index`` (its section)."""
+    for cell in reversed(notebook.cells[: index + 1]):
+        if cell.cell_type == "markdown":
+            headings = [line for line in cell.source.splitlines() if HEADING.match(line)]
+            if headings:
+                return headings[-1]
+    return ""
+
+
+def try_its(path: Path) -> list[str]:
+    """Ids of the markdown cells that hold a Try-it."""
+    return [c.id for c in read(path).cells if "Try it" in learner_path.prompts(c)]
+
+
+def predicts(path: Path) -> list[int]:
+    return [i for i, c in enumerate(read(path).cells) if "Predict" in learner_path.prompts(c)]
+
+
+# --- the core path ------------------------------------------------------------------------------
+
+
+def run_core_path(path: Path) -> None:
+    notebook = read(path)
+    if not any(learner_path.is_optional(cell) for cell in notebook.cells):
+        pytest.skip("no optional cells: nbval runs the whole notebook")
+    execute(learner_path.core(notebook), path.parent)
+
+
+def run_try_it(path: Path, cell_id: str) -> None:
+    """Make the Try-it's edit in a copy, run it up to the cell it names, look for its pattern."""
+    notebook = read(path)
+    spec = notebook.cells[by_id(notebook)[cell_id]].metadata["tryit"]
+    ids = by_id(notebook)
+    for edit in spec["edit"]:
+        cell = notebook.cells[ids[edit["cell"]]]
+        cell.source = cell.source.replace(edit["replace"], edit["with"])
+    expect = ids[spec["expect"]["cell"]]
+    notebook.cells = notebook.cells[: expect + 1]
+    execute(notebook, path.parent, allow_errors=True)
+    for index, cell in enumerate(notebook.cells[:expect]):
+        tags = cell.metadata.get("tags", [])
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        assert not errors or "raises-exception" in tags, (
+            f"cell [{index}] raised {errors[0].ename}: {errors[0].evalue} before the Try-it's output"
+        )
+    shown = printed(notebook.cells[expect])
+    assert re.search(spec["expect"]["pattern"], shown), (
+        f"after the edit, cell [{expect}] shows:\n{shown}\nnot /{spec['expect']['pattern']}/"
+    )
+
+
+def chapter_class(path: Path) -> type:
+    """The tests that run chapter ``path`` in kernels: its core path, then each Try-it."""
+
+    def test_the_core_path_runs_alone(self):
+        run_core_path(path)
+
+    @pytest.mark.parametrize("cell_id", try_its(path))
+    def test_try_it_does_what_it_says(self, cell_id):
+        run_try_it(path, cell_id)
+
+    return type(
+        f"TestChapter{path.name[:2]}",
+        (),
+        {
+            "__doc__": f"{path.name}, run as a learner runs it.",
+            "test_the_core_path_runs_alone": test_the_core_path_runs_alone,
+            "test_try_it_does_what_it_says": test_try_it_does_what_it_says,
+        },
+    )
+
+
+for _path in CHAPTERS:
+    _class = chapter_class(_path)
+    globals()[_class.__name__] = _class
+del _path, _class
+
+
+# --- structure, without a kernel ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_the_core_path_takes_at_most_45_minutes_and_the_first_cell_says_so(path):
+    notebook = read(path)
+    core = learner_path.minutes(learner_path.core(notebook).cells)
+    assert core <= learner_path.CORE_LIMIT, f"the core path takes {core:.1f} minutes"
+    estimate = learner_path.estimate(path)
+    first = notebook.cells[0].source
+    stated = re.search(r"about (\d+) minutes", first)
+    assert stated and int(stated.group(1)) == estimate.everything, (
+        f"the first cell says {stated and stated.group(0)!r}; the rule gives {estimate.everything}"
+    )
+    stated_core = re.search(r"\*\*Core path \(about (\d+) minutes\)", first)
+    assert stated_core and int(stated_core.group(1)) == estimate.core, (
+        f"the first cell's core path: {stated_core and stated_core.group(0)!r}; "
+        f"the rule gives {estimate.core}"
+    )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_optional_sections_say_so_in_their_heading(path):
+    """A heading over optional cells says "optional"; a core heading never does."""
+    notebook = read(path)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "markdown" or not cell.source.startswith("#"):
+            continue
+        heading = cell.source.splitlines()[0]
+        if index == 0 or heading.startswith("# "):
+            continue
+        says = "optional" in heading.lower()
+        assert says == learner_path.is_optional(cell), (
+            f"cell [{index}] {heading!r}: "
+            + ("tagged optional, but its heading does not say so" if not says else
+               "its heading says optional, but the cell is not tagged")
+        )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_try_it_carries_its_edit_and_its_expected_output(path):
+    notebook = read(path)
+    ids = by_id(notebook)
+    found = try_its(path)
+    for cell_id in found:
+        index = ids[cell_id]
+        cell = notebook.cells[index]
+        spec = cell.metadata.get("tryit")
+        assert spec, f"the Try-it in cell [{index}] has no `tryit` metadata"
+        expect = ids.get(spec["expect"]["cell"])
+        assert expect is not None, f"cell [{index}]'s Try-it reads a cell that does not exist"
+        for edit in spec["edit"]:
+            target = ids.get(edit["cell"])
+            assert target is not None, f"cell [{index}]'s Try-it edits a cell that does not exist"
+            source = notebook.cells[target].source
+            assert source.count(edit["replace"]) == 1, (
+                f"cell [{index}]'s Try-it: {edit['replace']!r} is not in cell [{target}] once"
+            )
+            assert target <= expect, f"cell [{index}]'s Try-it reads a cell before the one it edits"
+            assert section(notebook, target) == section(notebook, index), (
+                f"cell [{index}]'s Try-it sits in {section(notebook, index)!r}, "
+                f"but the cell it edits in {section(notebook, target)!r}"
+            )
+            if not learner_path.is_optional(cell):
+                assert not learner_path.is_optional(notebook.cells[target]), (
+                    f"cell [{index}]'s Try-it is on the core path, the cell it edits is not"
+                )
+        saved = printed(notebook.cells[expect])
+        assert not re.search(spec["expect"]["pattern"], saved), (
+            f"cell [{index}]'s Try-it: its pattern already matches the saved output, "
+            "so the edit changes nothing a learner sees"
+        )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_a_predict_is_answered_by_the_code_cell_right_after_it(path):
+    """The prompt comes last in its cell, and the next cell is the code that answers it."""
+    notebook = read(path)
+    for index in predicts(path):
+        cell = notebook.cells[index]
+        after = re.split(r"\*\*Predict:\*\*", cell.source, maxsplit=1)[1]
+        assert not HEADING.search(after), f"cell [{index}]: a heading follows its Predict"
+        assert not re.search(r"\n\s*\n\s*\*\*", after), (
+            f"cell [{index}]: another bold paragraph follows its Predict"
+        )
+        assert index + 1 < len(notebook.cells), f"cell [{index}]'s Predict is never answered"
+        answer = notebook.cells[index + 1]
+        assert answer.cell_type == "code", (
+            f"cell [{index}]'s Predict is followed by markdown, not by the code that answers it"
+        )
+        if not learner_path.is_optional(cell):
+            assert not learner_path.is_optional(answer), (
+                f"cell [{index}]'s Predict is on the core path, the cell that answers it is not"
+            )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_prompt_uses_one_form(path):
+    """``**Predict:**`` and ``**Try it:**``, never ``**Predict**:`` or ``**Try it**``."""
+    for index, cell in enumerate(read(path).cells):
+        if cell.cell_type == "markdown":
+            odd = re.findall(r"\*\*(?:Predict|Try it)(?!:\*\*)[^*]*\*\*", cell.source)
+            assert not odd, f"cell [{index}] writes a prompt as {odd[0]!r}"
+
+
+def test_the_estimate_rule_counts_words_cells_and_prompts():
+    cells = [
+        nbformat.v4.new_markdown_cell(" ".join(["word"] * 300)),
+        nbformat.v4.new_markdown_cell("**Predict:** which?\n\n**Try it:** change it."),
+        nbformat.v4.new_code_cell("print(1)"),
+    ]
+    words = 300 + 6
+    assert learner_path.minutes(cells) == pytest.approx(words / 150 + 3 * 1.5)
+    cells[2].metadata["tags"] = ["optional"]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    assert len(learner_path.core(notebook).cells) == 2
+    assert learner_path.rounded(32.4) == 30 and learner_path.rounded(32.5) == 35

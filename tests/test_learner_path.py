@@ -77,6 +77,12 @@ def section(notebook: nbformat.NotebookNode, index: int) -> str:
     return ""
 
 
+def expectations(spec: dict) -> list[dict]:
+    """A Try-it's ``expect``: one ``{"cell", "pattern"}``, or a list of them (all must match)."""
+    expect = spec["expect"]
+    return expect if isinstance(expect, list) else [expect]
+
+
 def try_its(path: Path) -> list[str]:
     """Ids of the markdown cells that hold a Try-it."""
     return [c.id for c in read(path).cells if "Try it" in learner_path.prompts(c)]
@@ -104,19 +110,22 @@ def run_try_it(path: Path, cell_id: str) -> None:
     for edit in spec["edit"]:
         cell = notebook.cells[ids[edit["cell"]]]
         cell.source = cell.source.replace(edit["replace"], edit["with"])
-    expect = ids[spec["expect"]["cell"]]
-    notebook.cells = notebook.cells[: expect + 1]
+    expected = expectations(spec)
+    last = max(ids[e["cell"]] for e in expected)
+    notebook.cells = notebook.cells[: last + 1]
     execute(notebook, path.parent, allow_errors=True)
-    for index, cell in enumerate(notebook.cells[:expect]):
+    shown_by = {ids[e["cell"]] for e in expected}
+    for index, cell in enumerate(notebook.cells):
         tags = cell.metadata.get("tags", [])
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        assert not errors or "raises-exception" in tags, (
+        assert not errors or "raises-exception" in tags or index in shown_by, (
             f"cell [{index}] raised {errors[0].ename}: {errors[0].evalue} before the Try-it's output"
         )
-    shown = printed(notebook.cells[expect])
-    assert re.search(spec["expect"]["pattern"], shown), (
-        f"after the edit, cell [{expect}] shows:\n{shown}\nnot /{spec['expect']['pattern']}/"
-    )
+    for e in expected:
+        shown = printed(notebook.cells[ids[e["cell"]]])
+        assert re.search(e["pattern"], shown), (
+            f"after the edit, cell [{ids[e['cell']]}] shows:\n{shown}\nnot /{e['pattern']}/"
+        )
 
 
 def chapter_class(path: Path) -> type:
@@ -195,8 +204,11 @@ def test_every_try_it_carries_its_edit_and_its_expected_output(path):
         cell = notebook.cells[index]
         spec = cell.metadata.get("tryit")
         assert spec, f"the Try-it in cell [{index}] has no `tryit` metadata"
-        expect = ids.get(spec["expect"]["cell"])
-        assert expect is not None, f"cell [{index}]'s Try-it reads a cell that does not exist"
+        expected = expectations(spec)
+        assert all(e["cell"] in ids for e in expected), (
+            f"cell [{index}]'s Try-it reads a cell that does not exist"
+        )
+        expect = min(ids[e["cell"]] for e in expected)
         for edit in spec["edit"]:
             target = ids.get(edit["cell"])
             assert target is not None, f"cell [{index}]'s Try-it edits a cell that does not exist"
@@ -205,17 +217,19 @@ def test_every_try_it_carries_its_edit_and_its_expected_output(path):
                 f"cell [{index}]'s Try-it: {edit['replace']!r} is not in cell [{target}] once"
             )
             assert target <= expect, f"cell [{index}]'s Try-it reads a cell before the one it edits"
-            assert section(notebook, target) == section(notebook, index), (
+            around = {section(notebook, target)} | {section(notebook, ids[e["cell"]]) for e in expected}
+            assert section(notebook, index) in around, (
                 f"cell [{index}]'s Try-it sits in {section(notebook, index)!r}, "
-                f"but the cell it edits in {section(notebook, target)!r}"
+                f"but the cells it edits and reads in {sorted(around)}"
             )
             if not learner_path.is_optional(cell):
                 assert not learner_path.is_optional(notebook.cells[target]), (
                     f"cell [{index}]'s Try-it is on the core path, the cell it edits is not"
                 )
-        saved = printed(notebook.cells[expect])
-        assert not re.search(spec["expect"]["pattern"], saved), (
-            f"cell [{index}]'s Try-it: its pattern already matches the saved output, "
+        assert not all(
+            re.search(e["pattern"], printed(notebook.cells[ids[e["cell"]]])) for e in expected
+        ), (
+            f"cell [{index}]'s Try-it: its patterns already match the saved output, "
             "so the edit changes nothing a learner sees"
         )
 

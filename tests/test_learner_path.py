@@ -119,7 +119,8 @@ def run_try_it(path: Path, cell_id: str) -> None:
         tags = cell.metadata.get("tags", [])
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         assert not errors or "raises-exception" in tags or index in shown_by, (
-            f"cell [{index}] raised {errors[0].ename}: {errors[0].evalue} before the Try-it's output"
+            f"cell [{index}] raised {errors[0].ename}: {errors[0].evalue}, "
+            "before the Try-it's output"
         )
     for e in expected:
         shown = printed(notebook.cells[ids[e["cell"]]])
@@ -187,10 +188,10 @@ def test_optional_sections_say_so_in_their_heading(path):
         if index == 0 or heading.startswith("# "):
             continue
         says = "optional" in heading.lower()
-        assert says == learner_path.is_optional(cell), (
-            f"cell [{index}] {heading!r}: "
-            + ("tagged optional, but its heading does not say so" if not says else
-               "its heading says optional, but the cell is not tagged")
+        assert says == learner_path.is_optional(cell), f"cell [{index}] {heading!r}: " + (
+            "tagged optional, but its heading does not say so"
+            if not says
+            else "its heading says optional, but the cell is not tagged"
         )
 
 
@@ -217,7 +218,8 @@ def test_every_try_it_carries_its_edit_and_its_expected_output(path):
                 f"cell [{index}]'s Try-it: {edit['replace']!r} is not in cell [{target}] once"
             )
             assert target <= expect, f"cell [{index}]'s Try-it reads a cell before the one it edits"
-            around = {section(notebook, target)} | {section(notebook, ids[e["cell"]]) for e in expected}
+            around = {section(notebook, target)}
+            around |= {section(notebook, ids[e["cell"]]) for e in expected}
             assert section(notebook, index) in around, (
                 f"cell [{index}]'s Try-it sits in {section(notebook, index)!r}, "
                 f"but the cells it edits and reads in {sorted(around)}"

@@ -1,6 +1,6 @@
 """The learner's path through a chapter: its core cells, its time, its Predicts and Try-its.
 
-Usage:  python tools/learner_path.py     every chapter's estimates, as TEACHING.md's table gives them
+Usage:  python tools/learner_path.py     every chapter's estimates (TEACHING.md's table)
 
 One module, used by the tests (tests/test_learner_path.py), by TEACHING.md's table and by
 each chapter's first cell, so that they all count the same way:
@@ -74,7 +74,8 @@ def exercises(path: Path) -> int:
     if not path.exists():
         return 0
     notebook = nbformat.read(path, as_version=4)
-    found = {m.groups() for c in notebook.cells if c.cell_type == "code" for m in EXERCISE.finditer(c.source)}
+    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    found = {match.groups() for source in sources for match in EXERCISE.finditer(source)}
     return len(found)
 
 

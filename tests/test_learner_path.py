@@ -4,15 +4,18 @@ tell, every Try-it tested, and times computed by one rule.
 - Every chapter runs top to bottom with its ``optional`` cells removed, as a learner who skips
   the deep dives runs it; its core path takes at most 45 minutes by TEACHING.md's rule.
 - Each **Try it** carries its edit and what the learner should then see in its metadata
-  (CONTRIBUTING.md); the test makes the edit in a copy, runs it, and looks for the pattern.
+  (CONTRIBUTING.md). The core-path run tries each one right after the last cell it reads, as a
+  learner would: edit, re-run, look for the pattern, put it back, re-run. (A Try-it off the core
+  path would run in a kernel of its own; today there is none.)
 - Each **Predict** is answered by the code cell right after it, never by the prose around it.
 
-The notebooks run in a kernel each, like nbval's: one test class per chapter, so that
-``pytest -n 3 --dist loadscope`` spreads the chapters over the workers.
+One kernel per chapter (the notebooks run in full under nbval besides), in one test class per
+chapter, so that ``pytest -n 3 --dist loadscope`` spreads the chapters over the workers.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import re
 import sys
@@ -95,27 +98,73 @@ def predicts(path: Path) -> list[int]:
 # --- the core path ------------------------------------------------------------------------------
 
 
+def cells_of(spec: dict) -> set[str]:
+    """The ids of every cell a Try-it edits or reads."""
+    return {e["cell"] for e in spec["edit"]} | {e["cell"] for e in expectations(spec)}
+
+
+def specs(path: Path) -> dict[str, dict]:
+    """Each Try-it's metadata, by the id of its markdown cell."""
+    return {c.id: c.metadata["tryit"] for c in read(path).cells if c.metadata.get("tryit")}
+
+
+def core_try_its(path: Path) -> list[str]:
+    """The Try-its whose cells are all on the core path: the core-path run tries them."""
+    core = {c.id for c in read(path).cells if not learner_path.is_optional(c)}
+    return [cell_id for cell_id, spec in specs(path).items() if cells_of(spec) <= core]
+
+
 def run_core_path(path: Path) -> None:
-    notebook = read(path)
-    if not any(learner_path.is_optional(cell) for cell in notebook.cells):
-        pytest.skip("no optional cells: nbval runs the whole notebook")
-    execute(learner_path.core(notebook), path.parent)
-
-
-def run_try_it(path: Path, cell_id: str) -> None:
-    """Make the Try-it's edit in a copy, run it up to the cell it names, look for its pattern."""
-    notebook = read(path)
-    spec = notebook.cells[by_id(notebook)[cell_id]].metadata["tryit"]
+    """Run the core path in one kernel, as a learner who skips the deep dives does, and try each
+    of its Try-its right after the last cell it reads, as that learner would: edit, re-run, look,
+    then put it back and re-run. One kernel for both keeps ``make test`` inside its budget."""
+    notebook = learner_path.core(read(path))
     ids = by_id(notebook)
+    due: dict[int, list[dict]] = {}
+    every = specs(path)
+    for cell_id in core_try_its(path):
+        last = max(ids[e["cell"]] for e in expectations(every[cell_id]))
+        due.setdefault(last, []).append(every[cell_id])
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+            for spec in due.get(index, []):
+                try_it(client, notebook, spec)
+
+
+def try_it(client: NotebookClient, notebook: nbformat.NotebookNode, spec: dict) -> None:
+    """In a running kernel: re-run the Try-it's cells with its edits, check what they show, then
+    re-run them as they were."""
+    ids = by_id(notebook)
+    first = min(ids[e["cell"]] for e in spec["edit"])
+    last = max(ids[e["cell"]] for e in expectations(spec))
+    originals = {index: notebook.cells[index] for index in range(first, last + 1)}
+    copies = {index: copy.deepcopy(cell) for index, cell in originals.items()}
     for edit in spec["edit"]:
-        cell = notebook.cells[ids[edit["cell"]]]
+        cell = copies[ids[edit["cell"]]]
         cell.source = cell.source.replace(edit["replace"], edit["with"])
+    client.allow_errors = True
+    try:
+        for index, cell in copies.items():
+            client.execute_cell(cell, index)
+    finally:
+        client.allow_errors = False
+    check_try_it(copies, ids, spec)
+    for index, cell in originals.items():  # (nbclient puts the cell it ran in the notebook)
+        client.execute_cell(cell, index)
+
+
+def check_try_it(cells: dict[int, nbformat.NotebookNode], ids: dict[str, int], spec: dict) -> None:
+    """No cell raised on the way, except the ones the Try-it reads; each shows its pattern."""
     expected = expectations(spec)
-    last = max(ids[e["cell"]] for e in expected)
-    notebook.cells = notebook.cells[: last + 1]
-    execute(notebook, path.parent, allow_errors=True)
     shown_by = {ids[e["cell"]] for e in expected}
-    for index, cell in enumerate(notebook.cells):
+    for index, cell in cells.items():
         tags = cell.metadata.get("tags", [])
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         assert not errors or "raises-exception" in tags or index in shown_by, (
@@ -123,31 +172,51 @@ def run_try_it(path: Path, cell_id: str) -> None:
             "before the Try-it's output"
         )
     for e in expected:
-        shown = printed(notebook.cells[ids[e["cell"]]])
+        shown = printed(cells[ids[e["cell"]]])
         assert re.search(e["pattern"], shown), (
             f"after the edit, cell [{ids[e['cell']]}] shows:\n{shown}\nnot /{e['pattern']}/"
         )
 
 
-def chapter_class(path: Path) -> type:
-    """The tests that run chapter ``path`` in kernels: its core path, then each Try-it."""
+def run_try_it(path: Path, cell_id: str) -> None:
+    """A Try-it off the core path: make its edits in a copy of the whole notebook, run it up to
+    the last cell it reads, in a kernel of its own, and look for its patterns."""
+    notebook = read(path)
+    spec = specs(path)[cell_id]
+    ids = by_id(notebook)
+    for edit in spec["edit"]:
+        cell = notebook.cells[ids[edit["cell"]]]
+        cell.source = cell.source.replace(edit["replace"], edit["with"])
+    last = max(ids[e["cell"]] for e in expectations(spec))
+    notebook.cells = notebook.cells[: last + 1]
+    execute(notebook, path.parent, allow_errors=True)
+    check_try_it(dict(enumerate(notebook.cells)), ids, spec)
 
-    def test_the_core_path_runs_alone(self):
+
+def chapter_class(path: Path) -> type:
+    """The tests that run chapter ``path`` in kernels: its core path with its Try-its, then
+    each Try-it off the core path in a kernel of its own."""
+
+    def test_the_core_path_runs_alone_and_its_try_its_work(self):
         run_core_path(path)
 
-    @pytest.mark.parametrize("cell_id", try_its(path))
-    def test_try_it_does_what_it_says(self, cell_id):
-        run_try_it(path, cell_id)
+    tests = {
+        "__doc__": f"{path.name}, run as a learner runs it.",
+        "test_the_core_path_runs_alone_and_its_try_its_work": (
+            test_the_core_path_runs_alone_and_its_try_its_work
+        ),
+    }
+    optional = [cell_id for cell_id in specs(path) if cell_id not in core_try_its(path)]
+    if optional:
 
-    return type(
-        f"TestChapter{path.name[:2]}",
-        (),
-        {
-            "__doc__": f"{path.name}, run as a learner runs it.",
-            "test_the_core_path_runs_alone": test_the_core_path_runs_alone,
-            "test_try_it_does_what_it_says": test_try_it_does_what_it_says,
-        },
-    )
+        @pytest.mark.parametrize("cell_id", optional)
+        def test_an_optional_try_it_does_what_it_says(self, cell_id):
+            run_try_it(path, cell_id)
+
+        tests["test_an_optional_try_it_does_what_it_says"] = (
+            test_an_optional_try_it_does_what_it_says
+        )
+    return type(f"TestChapter{path.name[:2]}", (), tests)
 
 
 for _path in CHAPTERS:

@@ -351,3 +351,39 @@ def test_the_estimate_rule_counts_words_cells_and_prompts():
     notebook = nbformat.v4.new_notebook(cells=cells)
     assert len(learner_path.core(notebook).cells) == 2
     assert learner_path.rounded(32.4) == 30 and learner_path.rounded(32.5) == 35
+
+
+def unclosed_fences(notebook: nbformat.NotebookNode) -> list[int]:
+    """Markdown cells with a ``` fence left open: the prose after it would render as code.
+
+    As in CommonMark, a fence opens with ``` and any info string, and closes only with a line of
+    backticks alone: "``` And prose." inside a block closes nothing.
+    """
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "markdown":
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            if not inside and re.match(r"\s*```", line):
+                inside = True
+            elif inside and re.fullmatch(r"\s*```\s*", line):
+                inside = False
+        if inside:
+            found.append(index)
+    return found
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_code_fence_is_closed(path):
+    assert unclosed_fences(read(path)) == [], "a fence opens, and the prose after it is code"
+
+
+def test_a_fence_closed_at_the_end_of_a_line_of_prose_is_found():
+    """Chapter 12's slip: "``` This is what..." closes nothing, a fence must be a line."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("```python\nx = 1\n``` And prose.\n\n## A heading"),
+        nbformat.v4.new_markdown_cell("```python\nx = 1\n```\n\nAnd prose."),
+    ]
+    assert unclosed_fences(notebook) == [0]

@@ -387,3 +387,20 @@ def test_a_fence_closed_at_the_end_of_a_line_of_prose_is_found():
         nbformat.v4.new_markdown_cell("```python\nx = 1\n```\n\nAnd prose."),
     ]
     assert unclosed_fences(notebook) == [0]
+
+
+def test_write_sets_the_times_the_first_cell_states(tmp_path):
+    """``tools/learner_path.py --write`` fixes a first cell's times after a chapter changes."""
+    notebook = nbformat.v4.new_notebook()
+    first = "# 98 · A chapter\n\n**Time:** about 99 minutes. **Core path (about 99 minutes):** all."
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell(first),
+        *(nbformat.v4.new_code_cell("print(1)") for _ in range(10)),
+    ]
+    notebook.cells[-1].metadata["tags"] = ["optional"]
+    path = tmp_path / "98-probe.ipynb"
+    nbformat.write(notebook, path)
+    assert learner_path.state_times(path)
+    written = read(path).cells[0].source
+    assert "about 15 minutes" in written and "**Core path (about 15 minutes)" in written
+    assert not learner_path.state_times(path), "a second run changes nothing"

@@ -1,6 +1,7 @@
 """The learner's path through a chapter: its core cells, its time, its Predicts and Try-its.
 
-Usage:  python tools/learner_path.py     every chapter's estimates (TEACHING.md's table)
+Usage:  python tools/learner_path.py           every chapter's estimates (TEACHING.md's table)
+        python tools/learner_path.py --write   also set the times each chapter's first cell states
 
 One module, used by the tests (tests/test_learner_path.py), by TEACHING.md's table and by
 each chapter's first cell, so that they all count the same way:
@@ -117,9 +118,33 @@ def chapters() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
+def state_times(path: Path) -> bool:
+    """Set "about N minutes" and "**Core path (about N minutes)" in the chapter's first cell to
+    what the rule gives; whether the notebook changed (it is written with nbformat)."""
+    e = estimate(path)
+    notebook = nbformat.read(path, as_version=4)
+    first = notebook.cells[0]
+    stated = re.sub(r"about \d+ minutes", f"about {e.everything} minutes", first.source, count=1)
+    stated = re.sub(
+        r"\*\*Core path \(about \d+ minutes\)", f"**Core path (about {e.core} minutes)", stated
+    )
+    if stated == first.source:
+        return False
+    first.source = stated
+    nbformat.write(notebook, path)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--write", action="store_true", help="set the times in each chapter's first cell"
+    )
+    args = parser.parse_args(argv)
+    if args.write:
+        for path in chapters():
+            if state_times(path):
+                print(f"wrote the times of {path.name}")
     print("chapter  everything  core (exact)  exercises")
     for path in chapters():
         e = estimate(path)

@@ -54,16 +54,20 @@ def execute(notebook: nbformat.NotebookNode, folder: Path, allow_errors: bool = 
 
 
 def printed(cell: nbformat.NotebookNode) -> str:
-    """Everything a code cell shows as text: streams, results, and an error's name and value."""
+    """Everything a code cell shows as text: streams, results, and an error's name and value.
+
+    A stream may arrive in several outputs (the kernel flushes when it likes): they are joined
+    as they were printed, so that a pattern across two lines does not depend on the flushes.
+    """
     parts = []
     for output in cell.get("outputs", []):
         if output.output_type == "stream":
             parts.append(output.text)
         elif output.output_type in ("execute_result", "display_data"):
-            parts.append(output.get("data", {}).get("text/plain", ""))
+            parts.append(output.get("data", {}).get("text/plain", "") + "\n")
         elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}")
-    return "\n".join(parts)
+            parts.append(f"{output.ename}: {output.evalue}\n")
+    return "".join(parts)
 
 
 def by_id(notebook: nbformat.NotebookNode) -> dict[str, int]:
@@ -404,3 +408,13 @@ def test_write_sets_the_times_the_first_cell_states(tmp_path):
     written = read(path).cells[0].source
     assert "about 15 minutes" in written and "**Core path (about 15 minutes)" in written
     assert not learner_path.state_times(path), "a second run changes nothing"
+
+
+def test_printed_text_does_not_depend_on_how_the_kernel_flushed_it():
+    cell = nbformat.v4.new_code_cell("print(1); print(2); 1 / 0")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="one\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="two\n"),
+        nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero"),
+    ]
+    assert printed(cell) == "one\ntwo\nZeroDivisionError: division by zero\n"

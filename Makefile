@@ -13,16 +13,19 @@ ARGS   ?=
 AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=60
 
-.PHONY: lab test install notebooks exercises serve bench lint clean help browser
+.PHONY: lab test test-load install notebooks exercises serve bench lint clean help browser handout test-classroom
 
 help:
 	@echo "make lab         open the course in JupyterLab (creates .venv on first use)"
 	@echo "make test        run every test and every notebook, as CI does"
+	@echo "make test-load   the judged exercise checks again, beside two busy processes per core"
 	@echo "make browser     run the chapter notebooks in JupyterLab in headless Chromium"
 	@echo "make serve       run the post's UDP time (14000) and echo (15000) servers"
 	@echo "make notebooks   re-execute the notebooks and save their outputs (maintainers)"
 	@echo "make exercises   mark solutions/ for nbgrader, regenerate exercises/ (maintainers)"
 	@echo "make bench       run the benchmarks (a few minutes; make bench ARGS=--quick for seconds)"
+	@echo "make handout     the learners' copy, without solutions: dist/handout/ and its wheel"
+	@echo "make test-classroom  a class on a real JupyterHub, as root (adds and removes users)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +57,26 @@ test: $(STAMP)
 	@# is set, as on the build machines: otherwise each of the ~60 processes (workers, kernels)
 	@# compiles eventloop/ and pytest rewrites every test module again.
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n 3 --dist loadscope $(NBVAL) tests notebooks solutions benchmarks/benchmarks.ipynb $(ARGS)
+
+# The checks judged outside the learner's process must give the same verdicts on a busy machine
+# (a classroom hub): their tests assert every verdict, run here beside 2 CPU-bound processes per core.
+JUDGED := tests/test_judge.py tests/test_judged_answers*.py tests/test_checks_ch02.py tests/test_checks_ch03.py
+
+test-load: $(STAMP)
+	$(BIN)/python tools/with_load.py --per-core 2 -- \
+		$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider $(wildcard $(JUDGED)) $(ARGS)
+
+# The learners' copy of the course: no solutions/, no worked answer (tools/make_handout.py),
+# and the wheel a hub installs into the learners' environment (classroom/class.sh setup).
+handout: $(STAMP)
+	$(BIN)/python tools/make_handout.py --wheel
+
+# A class on a real JupyterHub (classroom/, tests/test_classroom.py): as root it creates a
+# teacher and three learners, a hub on loopback, and removes them at the end. JupyterHub and
+# nbgrader go into the class's own environment (the `hub` and `teach` extras of the hand-out's
+# wheel), configurable-http-proxy from npm: not into .venv.
+test-classroom: handout
+	EVENTLOOP_CLASSROOM=1 $(BIN)/python -m pytest -p no:cacheprovider -rs -s tests/test_classroom.py $(ARGS)
 
 browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser -s tests/test_browser.py $(ARGS)

@@ -11,6 +11,7 @@ The stages, in course order:
     tcp             05  TCP connections: partial sends, EOF, resets, backpressure
     tcp_server      05  the listening socket: accept in batches, survive EMFILE
     framing         06  lines and length prefixes on a byte stream
+    frame_budget    06  one budget for all unfinished frames; the largest holder is refused
     timers          07  call_later on a heap; select's timeout = next deadline
     threads         08  a thread pool and a self-pipe wake-up
     selectors_loop  09  poll/epoll via selectors, persistent registration
@@ -27,7 +28,7 @@ EventHandler contract), and from there three branches grow.
 
     handlers (04) -> udp (04)                 the post's servers
                   -> tcp, tcp_server (05)     byte streams ...
-                       -> framing (06)        ... then messages on them
+                       -> framing, frame_budget (06)   ... then messages on them
                   -> timers (07)              the loop itself, as one object ...
                        -> threads (08)
                             -> selectors_loop, readers, emfile (09)

@@ -11,6 +11,7 @@ program itself reads top to bottom:
   finishes later is judged by ``SO_ERROR`` (chapter 02), never by readiness.
 * ``wait_for(awaitable, timeout)``: cancel what takes too long; ``TimeoutError``.
 * ``gather(*awaitables)``: run several at once; their results in order.
+  Cancelling it (or a ``wait_for`` around it timing out) cancels them all.
 
 Every wait cleans up after itself in ``finally``: a cancelled ``sleep`` cancels
 its timer, a cancelled ``sock_recv`` removes its reader.
@@ -146,10 +147,27 @@ async def wait_for(awaitable: Awaitable[Any], timeout: float) -> Any:
         timer.cancel()
 
 
+class GatheringFuture(Future):
+    """``gather``'s future. Cancelling it cancels its children, as asyncio's does: otherwise
+    they would run on after a ``wait_for`` around them gave up (the card charged anyway)."""
+
+    def __init__(self, loop: Any, children: list[Future]) -> None:
+        super().__init__(loop)
+        self.children = children
+
+    def cancel(self) -> bool:
+        if self.done():
+            return False
+        for child in self.children:
+            child.cancel()
+        return super().cancel()
+
+
 def gather(*awaitables: Awaitable[Any]) -> Future:
-    """A future of all their results, in order; the first exception, if one raises."""
+    """A future of all their results, in order; the first exception, if one raises.
+    Cancelling it cancels every child still running."""
     children = [as_task(awaitable) for awaitable in awaitables]
-    outer = Future(current_task().loop)
+    outer = GatheringFuture(current_task().loop, children)
     if not children:
         outer.set_result([])
         return outer

@@ -19,8 +19,11 @@ loopback by default, prints where it listens, and stops on Ctrl-C or after
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
+from eventloop.cli_serving import OUT_OF_DESCRIPTORS, explain_out_of_descriptors
 from eventloop.cli_stop import stop_on_termination_signals
 from eventloop.cli_tcp import add_tcp_echo_command
 from eventloop.cli_udp import add_serve_command, add_udp_echo_command
@@ -43,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sub-command ``argv`` names; its exit status (2: usage or bind error)."""
+    """Run the sub-command ``argv`` names; its exit status.
+
+    2: a usage or bind error; 1: it could not go on, said in one line on stderr
+    (stdout closed, or out of file descriptors), not a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -54,4 +61,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is not None:
             parser.error(problem)
     with stop_on_termination_signals():
-        return args.run(args)
+        try:
+            status = args.run(args)
+            sys.stdout.flush()  # a closed stdout fails here, inside the try, not at exit
+        except BrokenPipeError:
+            return stdout_closed()
+        except OSError as error:
+            if error.errno not in OUT_OF_DESCRIPTORS:
+                raise
+            print(explain_out_of_descriptors(error), file=sys.stderr)
+            return 1
+    return status
+
+
+def stdout_closed() -> int:
+    """Whoever read our output has gone (``| head -1``): say so on stderr, exit with 1.
+
+    Python's recipe (the ``signal`` module's "Note on SIGPIPE"): point stdout at
+    devnull, so that Python's own flush at exit does not fail with a second
+    ``BrokenPipeError`` after the program has finished.
+    """
+    print(
+        "error: standard output was closed (its reader, such as `| head`, has gone): stopped",
+        file=sys.stderr,
+    )
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no descriptor left, or stdout is not a file (a test)
+        pass
+    return 1

@@ -43,6 +43,32 @@ def host_port(address: tuple[str, int]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
+"""The process (EMFILE) or the whole system (ENFILE) has no file descriptor left."""
+
+
+def explain_out_of_descriptors(error: OSError) -> str:
+    """One clear line for EMFILE or ENFILE, with the process's limit and how to raise it.
+
+    Not a bind error: a command with too few descriptors fails wherever it opens
+    the one too many (the loop's epoll, a socket, the signal wake-up socketpair).
+    """
+    if error.errno == errno.ENFILE:
+        return (
+            f"error: the whole system is out of file descriptors ({error.strerror}): "
+            f"close some programs and start again"
+        )
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return f"error: out of file descriptors ({error.strerror})"
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return (
+        f"error: out of file descriptors: this process may open {limit} ({error.strerror}); "
+        f"raise the limit with `ulimit -n 1024` and start again"
+    )
+
+
 def explain_bind_error(error: OSError, host: str) -> str:
     """One clear line instead of a traceback, for what no command explains better.
 

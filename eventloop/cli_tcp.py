@@ -23,6 +23,7 @@ from typing import Any
 
 from eventloop import threads
 from eventloop.cli_serving import (
+    OUT_OF_DESCRIPTORS,
     add_loop_option,
     explain_bind_error,
     highest_watchable_fd,
@@ -31,7 +32,7 @@ from eventloop.cli_serving import (
     run_loop_until_stopped,
     warn_if_exposed,
 )
-from eventloop.cli_values import byte_count, duration, port
+from eventloop.cli_values import byte_count, default_port, duration, port
 from eventloop.handlers import EventHandler
 from eventloop.tcp import HIGH_WATER, LOW_WATER, TCPEchoConnection
 from eventloop.tcp_server import TCPServer
@@ -52,7 +53,9 @@ each connection stops reading while more than --high-water bytes wait to be
 sent to it. On stop (Ctrl-C, or after --duration seconds) it prints how many
 connections it served, the largest outgoing buffer any of them had, and how
 many times a connection stopped reading because its buffer was full.
-Port 0 picks any free port; the address is printed either way.
+Port 0 picks any free port; the address is printed either way. On a JupyterHub
+(JUPYTERHUB_USER is set) 0 is the default: other learners share the machine,
+and loopback keeps servers off the network, not away from them.
 """
 
 
@@ -107,7 +110,9 @@ def add_tcp_echo_command(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=port, default=16000, help="default: 16000; 0: any free port")
+    parser.add_argument(
+        "--port", type=port, default=default_port(16000), help="default: 16000 (0 on a hub)"
+    )
     parser.add_argument(
         "--duration", type=duration, default=None, help="stop after this many seconds"
     )
@@ -150,12 +155,14 @@ def run_tcp_echo(args: argparse.Namespace) -> int:
         )
     except OSError as error:
         loop.close()
+        if error.errno in OUT_OF_DESCRIPTORS:
+            raise  # not a bind error: ``cli.main`` says so, as for every command
         print(explain_tcp_bind_error(error, args), file=sys.stderr)
         return 2
-    warn_if_exposed(args.host)
-    where = host_port(server.address)
-    print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
     with loop, server:  # closes the server and every connection it accepted, then the loop
+        warn_if_exposed(args.host)
+        where = host_port(server.address)
+        print(f"echo server listening on tcp {where} (loop: {args.loop})", flush=True)
         status = run_loop_until_stopped(loop, args.duration)
     idle = f"; {totals['closed idle']} closed as idle" if args.idle_timeout is not None else ""
     print(

@@ -19,6 +19,7 @@ import socket
 import sys
 
 from eventloop.cli_serving import (
+    OUT_OF_DESCRIPTORS,
     add_loop_option,
     explain_bind_error,
     host_port,
@@ -27,7 +28,7 @@ from eventloop.cli_serving import (
     serve_until_stopped,
     warn_if_exposed,
 )
-from eventloop.cli_values import duration, port
+from eventloop.cli_values import default_port, duration, port
 from eventloop.udp import UDPEchoServer, UDPServer, UDPTimeServer
 
 # --- serve: the post's two UDP servers -----------------------------------------------------------
@@ -46,7 +47,9 @@ By default the servers listen on every address the name "localhost" has on
 this machine (127.0.0.1, and ::1 where localhost means IPv6 too), so only
 programs on this machine can reach them. --host 0.0.0.0 exposes them to the
 network: on a shared JupyterHub anyone on the network could then reach them.
-Port 0 picks any free port, which is printed.
+Port 0 picks any free port, which is printed. On a JupyterHub (JUPYTERHUB_USER is
+set) 0 is the default: other learners share the machine, and loopback keeps
+servers off the network, not away from them.
 """
 
 
@@ -61,8 +64,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--host", default="localhost", help="address to bind (default: localhost, loopback only)"
     )
-    parser.add_argument("--time-port", type=port, default=14000, help="default: 14000")
-    parser.add_argument("--echo-port", type=port, default=15000, help="default: 15000")
+    parser.add_argument(
+        "--time-port", type=port, default=default_port(14000), help="default: 14000 (0 on a hub)"
+    )
+    parser.add_argument(
+        "--echo-port", type=port, default=default_port(15000), help="default: 15000 (0 on a hub)"
+    )
     parser.add_argument(
         "--duration", type=duration, default=None, help="stop after this many seconds"
     )
@@ -79,12 +86,19 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as error:
         for server in servers:
             server.close()
+        if error.errno in OUT_OF_DESCRIPTORS:
+            raise  # not a bind error: ``cli.main`` says so, as for every command
         print(explain_serve_bind_error(error, args), file=sys.stderr)
         return 2
-    warn_if_exposed(args.host)
-    for server in servers:
-        kind = "time" if isinstance(server, UDPTimeServer) else "echo"
-        print(f"{kind} server listening on udp {host_port(server.address)}", flush=True)
+    try:
+        warn_if_exposed(args.host)
+        for server in servers:
+            kind = "time" if isinstance(server, UDPTimeServer) else "echo"
+            print(f"{kind} server listening on udp {host_port(server.address)}", flush=True)
+    except BaseException:  # stdout closed (BrokenPipeError), Ctrl-C: close them first
+        for server in servers:
+            server.close()
+        raise
     return serve_until_stopped(list(servers), args.duration)
 
 
@@ -147,6 +161,8 @@ def run_udp_echo(args: argparse.Namespace) -> int:
     try:
         server = UDPEchoServer(args.host, args.port)
     except OSError as error:
+        if error.errno in OUT_OF_DESCRIPTORS:
+            raise  # not a bind error: ``cli.main`` says so, as for every command
         reason = error.strerror or error
         print(f"error: cannot bind {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2

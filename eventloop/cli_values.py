@@ -13,10 +13,23 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
+import os
 import socket
 from typing import NoReturn
 
 LONGEST_DURATION = 7 * 24 * 3600  # epoll's wait overflows past about 24 days (2**31 ms)
+
+
+def default_port(fixed: int) -> int:
+    """``fixed`` on one's own machine; 0 (any free port) in a JupyterHub user's server.
+
+    On a hub every learner's terminal runs on the same machine, so the post's fixed ports
+    (``serve``'s 14000 and 15000, ``tcp-echo``'s 16000) are free for the first learner only.
+    Loopback keeps a server off the network, not away from the other learners: anyone on the
+    machine can reach 127.0.0.1. JupyterHub sets ``JUPYTERHUB_USER`` in every user's server,
+    and its terminals and kernels inherit it.
+    """
+    return 0 if os.environ.get("JUPYTERHUB_USER") else fixed
 
 
 def port(text: str) -> int:

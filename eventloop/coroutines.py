@@ -28,6 +28,7 @@ The awaitables built on these (``sleep``, socket operations, ``wait_for``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Literal
 
@@ -45,17 +46,31 @@ class InvalidStateError(Exception):
     """A result asked for too early, or set twice."""
 
 
-_current: list[Task] = []  # the task whose step is running: what sleep() and friends use
+class RunningTasks(threading.local):
+    """The tasks whose step is running now, innermost last: what ``sleep()`` and friends use.
+
+    One list per thread (a ``threading.local`` gives each thread its own ``tasks``), as
+    asyncio and trio keep theirs: each thread runs its own loop, and with one shared list
+    two loops in two threads saw each other's tasks as current, so a task's timer landed
+    on the other loop.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
 
 
-def current_task() -> Task:
-    """The task running now; a clear error outside of one."""
-    if not _current:
-        raise RuntimeError(
-            "no task is running: call this from a coroutine run by eventloop.coroutines.Task "
-            "(or run_until_complete)"
-        )
-    return _current[-1]
+_running = RunningTasks()
+
+
+def current_task(loop: Any = None) -> Task:
+    """The task running now in this thread (on ``loop``, if given); a clear error outside one."""
+    for task in reversed(_running.tasks):
+        if loop is None or task.loop is loop:
+            return task
+    raise RuntimeError(
+        "no task is running: call this from a coroutine run by eventloop.coroutines.Task "
+        "(or run_until_complete)" + ("" if loop is None else " on this loop")
+    )
 
 
 class Future:
@@ -180,7 +195,8 @@ class Task(Future):
         if self.done():
             return
         self.waiting_on = None
-        _current.append(self)
+        running = _running.tasks  # this thread's
+        running.append(self)
         try:
             if self._must_cancel:
                 self._must_cancel = False
@@ -196,7 +212,7 @@ class Task(Future):
         else:
             self.wait_for(yielded)
         finally:
-            _current.pop()
+            running.pop()
 
     def wait_for(self, yielded: object) -> None:
         """What the coroutine yielded: a future to wait on, ``None`` (a turn), or a mistake."""

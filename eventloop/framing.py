@@ -22,16 +22,22 @@ error message, then the server half-closes and discards what it still sends
 until it closes (closing at once, with unread data, would send a reset that
 can destroy the error message before the client reads it). Other clients
 are not affected.
+
+The connections also share one budget for their unfinished frames
+(``frame_budget.BufferBudget``): 200 clients just under the 1 MiB limit would
+otherwise hold 200 MiB.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+from bisect import bisect_right
 from collections.abc import MutableSequence
 from typing import Any
 
 from eventloop.blocking import recv_exactly
+from eventloop.frame_budget import SHARED_BUDGET, TOO_MUCH_UNFINISHED, BufferBudget
 from eventloop.handlers import EventHandler
 from eventloop.tcp import TCPConnection
 
@@ -43,35 +49,6 @@ MAX_MESSAGE = 1024 * 1024
 
 HEADER = struct.Struct("!I")
 """The length prefix: 4 bytes, unsigned, network (big-endian) byte order."""
-
-
-MAX_UNFINISHED = 64 * 1024 * 1024
-"""How many bytes of not-yet-complete frames all connections may hold together, by default."""
-
-
-class BufferBudget:
-    """The bytes of unfinished frames that every connection sharing this budget holds.
-
-    Why: each connection's limit (a 1 MiB message) is not enough on its own: 200
-    clients that each send 1 MiB minus one byte and wait hold 200 MiB. A shared
-    budget bounds the total; a connection that would exceed it gets an error.
-    """
-
-    def __init__(self, max_bytes: int = MAX_UNFINISHED) -> None:
-        self.max_bytes = max_bytes
-        self.used = 0
-        self.peak = 0  # the most ever held at once: what a test or a benchmark measures
-
-    def has_room_for(self, size: int) -> bool:
-        return self.used + size <= self.max_bytes
-
-    def change(self, delta: int) -> None:
-        self.used += delta
-        self.peak = max(self.peak, self.used)
-
-
-SHARED_BUDGET = BufferBudget()
-"""The budget framed connections share unless given their own (``budget=``)."""
 
 
 class FramedConnection(TCPConnection):
@@ -102,8 +79,8 @@ class FramedConnection(TCPConnection):
         self.pieces += 1
         if self.refused:
             return
-        if not self.budget.has_room_for(len(data)):
-            self.frame_error("the server holds too much unfinished data from its clients")
+        if not self.budget.make_room(self, len(data)):
+            self.frame_error(TOO_MUCH_UNFINISHED)
         else:
             self.buffer += data
             self.parse_frames()
@@ -111,7 +88,7 @@ class FramedConnection(TCPConnection):
 
     def count_buffer(self) -> None:
         """Tell the shared budget how much this connection's buffer holds now."""
-        self.budget.change(len(self.buffer) - self.counted)
+        self.budget.count(self, len(self.buffer))
         self.counted = len(self.buffer)
 
     def close(self, error: Exception | None = None) -> None:
@@ -140,6 +117,7 @@ class FramedConnection(TCPConnection):
         """Tell the client what was wrong, send EOF, and stop listening to it."""
         self.refused = True
         self.buffer.clear()
+        self.count_buffer()  # its share goes back to the budget now, not when it closes
         self.send(self.error_frame(problem))
         self.write_eof()
 
@@ -217,6 +195,9 @@ def recv_message(sock: socket.socket) -> bytes:
     return recv_exactly(sock, size)
 
 
+KEYS_PIECE = 16 * 1024
+"""About how many bytes of a ``KEYS`` reply are made at a time (``KeyValueProtocol.send_keys``)."""
+
 MAX_VALUE = 16 * 1024
 """The largest value ``SET`` accepts, in bytes."""
 
@@ -236,6 +217,26 @@ class KeyValueStore(dict):
         super().__init__()
         self.max_bytes = max_bytes
         self.bytes_used = 0
+        self.sorted_keys: list[bytes] | None = None  # None: to sort again, keys changed
+
+    def keys_after(self, key: bytes | None, size: int) -> tuple[list[bytes], bool]:
+        """About ``size`` bytes of the keys that sort after ``key`` (None: from the first),
+        and whether more keys follow them.
+
+        For ``KEYS``: the caller keeps only the last key it sent, so a reply in
+        progress costs no copy of the store. One sorted list, rebuilt only after
+        a key was added or deleted, serves every client's reply.
+        """
+        if self.sorted_keys is None:
+            self.sorted_keys = sorted(self)
+        index = 0 if key is None else bisect_right(self.sorted_keys, key)
+        keys: list[bytes] = []
+        total = 0
+        while index < len(self.sorted_keys) and total < size:
+            keys.append(self.sorted_keys[index])
+            total += len(self.sorted_keys[index]) + 1
+            index += 1
+        return keys, index < len(self.sorted_keys)
 
     def has_room_for(self, key: bytes, value: bytes) -> bool:
         """Would ``store[key] = value`` stay within ``max_bytes``?"""
@@ -247,6 +248,8 @@ class KeyValueStore(dict):
         old = self.get(key)
         if old is not None:
             self.bytes_used -= len(key) + len(old)
+        else:
+            self.sorted_keys = None  # a new key
         super().__setitem__(key, value)
         self.bytes_used += len(key) + len(value)
 
@@ -254,6 +257,7 @@ class KeyValueStore(dict):
         value = super().pop(key, None)
         if value is None:
             return default
+        self.sorted_keys = None
         self.bytes_used -= len(key) + len(value)
         return value
 
@@ -266,6 +270,12 @@ class KeyValueProtocol(LineProtocol):
     keys, sorted, space-separated (``(no keys)``). A malformed command gets ``error: ...``
     and the connection stays open; an oversized line closes it. A value over
     ``max_value`` bytes, or one the full store has no room for, gets ``error: ...``.
+
+    A ``KEYS`` reply can be as large as the store (64 MiB), so it is made a piece
+    at a time (``send_keys``), while the outgoing buffer is below its high-water
+    mark: queued whole, 40 clients that send ``KEYS`` and never read held 519 MB.
+    Keys added or deleted by others while a reply is being sent may or may not
+    be in it (as with Redis's ``SCAN``); the commands after ``KEYS`` wait for it.
     Create the server with ``TCPServer(handlers, connection=partial(KeyValueProtocol,
     store=store))``, ``store = KeyValueStore()``, so that every connection shares it.
     """
@@ -287,13 +297,45 @@ class KeyValueProtocol(LineProtocol):
                 f"memory has a limit), not {type(store).__name__}: store = KeyValueStore()"
             )
         self.store = store
+        self.listing = False  # True while a KEYS reply is being sent
+        self.listed: bytes | None = None  # the last key of that reply sent so far
 
     def line_received(self, line: bytes) -> None:
         """Answer each command on its own line, in the order the commands came."""
-        self.send_line(self.answer(line.split(b" ", 2)))
+        words = line.split(b" ", 2)
+        if words[0].upper() == b"KEYS" and len(words) == 1:
+            self.listing, self.listed = True, None
+            self.send_keys()
+        else:
+            self.send_line(self.answer(words))
+
+    def send_keys(self) -> None:
+        """Send the ``KEYS`` reply in pieces until it is done or backpressure pauses us.
+
+        The reply goes on when the outgoing buffer has drained (``reading_resumed``);
+        parsing stops while reading is paused, so the next command waits for it.
+        """
+        while self.listing and self.reading and not self.closed:
+            keys, more = self.store.keys_after(self.listed, KEYS_PIECE)
+            piece = b" ".join(keys)
+            if keys and self.listed is not None:
+                piece = b" " + piece  # it follows the keys already sent
+            if keys:
+                self.listed = keys[-1]
+            elif self.listed is None:
+                piece = b"(no keys)"
+            if not more:
+                self.listing = False
+                piece += b"\n"  # in the last piece: a lone "\n" would wait for Nagle's delay
+            self.send(piece)
+
+    def reading_resumed(self) -> None:
+        """The outgoing buffer drained: go on with a ``KEYS`` reply, then with the commands."""
+        self.send_keys()
+        super().reading_resumed()
 
     def answer(self, words: list[bytes]) -> bytes:
-        """The reply to one command, already split into at most three words."""
+        """The reply to any command but ``KEYS``, already split into at most three words."""
         command = words[0].upper()
         if command == b"SET" and len(words) == 3:
             return self.set_value(words[1], words[2])
@@ -302,8 +344,6 @@ class KeyValueProtocol(LineProtocol):
             return b"NOT FOUND" if value is None else b"VALUE " + value
         if command == b"DEL" and len(words) == 2:
             return b"OK" if self.store.pop(words[1], None) is not None else b"NOT FOUND"
-        if command == b"KEYS" and len(words) == 1:
-            return b" ".join(sorted(self.store)) or b"(no keys)"
         return b"error: expected SET key value, GET key, DEL key or KEYS"
 
     def set_value(self, key: bytes, value: bytes) -> bytes:

@@ -24,9 +24,11 @@ What changed from the post, and why (each is a pitfall the course meets):
   ``KeyboardInterrupt`` out of the loop; the loop holds no resources, so the
   sockets' owners (``with`` blocks) close them.
 * A handler closed earlier in the same iteration is not called (otherwise:
-  ``OSError: [Errno 9] Bad file descriptor``). A handler that closed itself is
-  dropped from the list before the next ``select`` (otherwise ``select``
-  raises ``ValueError: file descriptor cannot be a negative integer (-1)``).
+  ``OSError: [Errno 9] Bad file descriptor``), nor one dropped for raising in
+  ``handle_receive`` earlier in the same iteration (no ``handle_send`` for it).
+  A handler that closed itself is dropped from the list before the next
+  ``select`` (otherwise ``select`` raises ``ValueError: file descriptor cannot
+  be a negative integer (-1)``).
 * A handler that raises is reported in one line (its name, descriptor, the
   error and where: ``error_report``) and removed from the loop; the other
   handlers go on. Pass ``on_error="raise"`` to stop the loop with the error
@@ -122,8 +124,8 @@ def event_loop(
     Invariant of one iteration: ask every handler what it wants, wait in
     ``select`` for any of those descriptors (never longer than the time left),
     then call ``handle_receive`` for each readable handler and ``handle_send``
-    for each writable one, skipping any that closed meanwhile. This is the
-    only place that calls handlers.
+    for each writable one, skipping any that closed meanwhile or were dropped
+    for raising. This is the only place that calls handlers.
 
     ``handlers`` is read afresh every iteration, so a handler may add new
     handlers to it (a listening socket adding a connection) or remove itself.
@@ -147,7 +149,9 @@ def event_loop(
         readable, writable = wait_for_readiness(handlers, timeout, iteration, recorder)
         try:
             for handler in readable:
-                dispatch(handler, "handle_receive", handlers, iteration, recorder, on_error)
+                if dispatch(handler, "handle_receive", handlers, iteration, recorder, on_error):
+                    if handler in writable:  # it raised and was dropped: no handle_send either
+                        writable.remove(handler)
             for handler in writable:
                 dispatch(handler, "handle_send", handlers, iteration, recorder, on_error)
         except StopLoop:
@@ -263,17 +267,24 @@ def dispatch(
     iteration: int,
     recorder: Recorder | None,
     on_error: Literal["drop", "raise"],
-) -> None:
-    """Call one handler method, unless the handler closed earlier in this iteration."""
+) -> bool:
+    """Call one handler method, unless the handler closed earlier in this iteration.
+
+    Returns True when the handler raised and was dropped from ``handlers``: the loop
+    must then not call it for ``handle_send`` in this iteration either (it may still
+    be open, so ``fileno()`` alone would not tell).
+    """
     fd = handler.fileno()
     if fd < 0:
-        return
+        return False
     call = getattr(handler, action)
     error = call_recorded(call, handler_name(handler), fd, action, iteration, recorder)
-    if error is not None:
-        if on_error == "raise":
-            raise error
-        report_and_drop(handler, action, fd, error, handlers, iteration, recorder)
+    if error is None:
+        return False
+    if on_error == "raise":
+        raise error
+    report_and_drop(handler, action, fd, error, handlers, iteration, recorder)
+    return True
 
 
 def call_recorded(

@@ -246,7 +246,8 @@ class SelectorLoop(threads.Loop, ReaderMethods, PauseOnEMFILE):
             self.pending[id(handler)] = handler
 
     def added(self, handler: EventHandler) -> None:
-        """``handler`` joined ``loop.handlers``: register it before the next wait."""
+        """``handler`` joins ``loop.handlers``: register it before the next wait."""
+        self.check_open()  # a closed selector cannot watch it
         self.members.add(id(handler))
         self.pending[id(handler)] = handler
 
@@ -331,8 +332,12 @@ class SelectorLoop(threads.Loop, ReaderMethods, PauseOnEMFILE):
             self.note(f"unregister fd {old.fd}")
 
     def close(self) -> None:
-        """Shut the thread pool and the waker down, then close the selector."""
+        """Shut the thread pool and the waker down, then close the selector. Handlers that
+        leave the list afterwards (a server closed after its loop) have nothing to unregister."""
         super().close()
+        self.registered.clear()
+        self.pending.clear()
+        self.paused.clear()
         self.selector.close()
 
 

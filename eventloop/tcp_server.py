@@ -56,6 +56,11 @@ class TCPServer(EventHandler):
         highest_fd: int | None = None,
     ) -> None:
         self.sock = bound_socket(socket.SOCK_STREAM, host, port, backlog=backlog)
+        try:
+            self.spare: int | None = os.open(os.devnull, os.O_RDONLY)  # see refuse_one()
+        except OSError:  # out of descriptors already: do not leave the socket open
+            self.sock.close()
+            raise
         self.sock.setblocking(False)
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.handlers = handlers
@@ -65,7 +70,6 @@ class TCPServer(EventHandler):
         # Open connections only: a closed one leaves the loop's list and is forgotten.
         self.connections: weakref.WeakSet[EventHandler] = weakref.WeakSet()
         self.accepted = self.refused = 0
-        self.spare: int | None = os.open(os.devnull, os.O_RDONLY)  # see refuse_one()
         if self not in handlers:
             handlers.append(self)
 

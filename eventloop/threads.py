@@ -157,6 +157,7 @@ class Loop(timers.Loop):
 
     def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any) -> None:
         """From any thread: run ``callback(*args)`` in the loop's thread, waking it now."""
+        self.check_open()
         self.waker.call_soon_threadsafe(self.call_soon, callback, *args)
 
     def run_in_executor(
@@ -170,6 +171,7 @@ class Loop(timers.Loop):
         The callback gets the finished ``Future``: ``future.result()`` is the
         return value, or raises what ``fn`` raised.
         """
+        self.check_open()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="eventloop")
         future = self._executor.submit(fn, *args)

@@ -23,7 +23,14 @@ Decisions, and why:
   heap compares ``(when, sequence)``, never the callbacks (which cannot be
   compared: ``TypeError: '<' not supported between instances of 'function'``).
 * ``cancel()`` only marks a timer; the loop skips it when it reaches the top
-  of the heap. Removing it from the middle of a heap would cost O(n).
+  of the heap. Removing it from the middle of a heap would cost O(n). But a
+  server that arms a timeout per request and cancels it when the answer comes
+  would then keep every dead timer: once the cancelled timers are more than
+  half of the heap (and more than ``MIN_TIMERS_TO_PRUNE``), the loop rebuilds
+  it without them, as asyncio does: O(n) once per n/2 cancels, O(1) each.
+* No wait lasts more than ``MAXIMUM_WAIT`` (a day): epoll and poll take the
+  timeout in milliseconds as a C int, and a timer 25 days away would make them
+  raise ``OverflowError: timeout is too large``. Waking once a day costs nothing.
 * The loop is an object because timers and ``stop()`` are state shared by
   the loop and the code it calls. ``loop.handlers`` is still a plain list
   with ``event_loop``'s meaning, and the same helpers serve it.
@@ -59,6 +66,16 @@ from eventloop.handlers import (
 from eventloop.recorder import Recorder
 from eventloop.select_loop import callback_name  # chapter 03: how recordings name a callback
 
+MAXIMUM_WAIT = 24 * 3600.0
+"""The longest one wait may last, in seconds: a day, as asyncio's ``MAXIMUM_SELECT_TIMEOUT``."""
+
+MIN_TIMERS_TO_PRUNE = 100
+"""Cancelled timers are removed from the heap once more than this many are on it and they
+are more than half of it (asyncio's rule); fewer cost less than a rebuild would."""
+
+MIN_INTERVAL = 0.001
+"""The shortest ``Periodic`` interval, in seconds (see ``Periodic``)."""
+
 
 @dataclass(order=True)
 class Timer:
@@ -71,10 +88,14 @@ class Timer:
     args: tuple[Any, ...] = field(compare=False, default=())
     action: str = field(compare=False, default="timer")
     cancelled: bool = field(compare=False, default=False)
+    loop: Loop | None = field(compare=False, default=None, repr=False)  # None: off the heap
 
     def cancel(self) -> None:
         """Do not run this timer. Cancelling twice, or after it ran, is harmless."""
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            if self.loop is not None:  # still on a heap: it counts its dead timers
+                self.loop.timer_cancelled()
 
 
 class Loop:
@@ -83,7 +104,9 @@ class Loop:
     Guarantees: handlers run when their descriptor is ready, as in chapter 04;
     a timer runs once, in the first iteration after its deadline, after that
     iteration's handlers; due timers run in deadline order, ties in the order
-    they were scheduled; ``select`` never sleeps past the earliest deadline.
+    they were scheduled; ``select`` never sleeps past the earliest deadline,
+    nor longer than ``MAXIMUM_WAIT``; cancelled timers never make up more than
+    half of the heap for long.
     """
 
     def __init__(
@@ -99,7 +122,9 @@ class Loop:
         self.iteration = 0
         self._timers: list[Timer] = []  # a heap: self._timers[0] is due first
         self._scheduled = 0  # how many timers were ever scheduled: the next sequence number
-        self._stopping = False
+        self._cancelled = 0  # how many timers on the heap are cancelled
+        self._stopping = False  # stop() was called: the run ends after this iteration
+        self._closed = False
 
     # --- what user code calls ----------------------------------------------------------
 
@@ -109,6 +134,7 @@ class Loop:
 
     def add(self, handler: EventHandler) -> None:
         """Watch ``handler`` from the next iteration on."""
+        self.check_open()
         self.handlers.append(handler)
 
     def remove(self, handler: EventHandler) -> None:
@@ -127,9 +153,23 @@ class Loop:
     def stop(self) -> None:
         """End ``run`` after the current iteration; callable from a handler or a timer.
 
-        From another thread, use chapter 08's loop, whose ``stop`` also wakes the wait.
+        Called before ``run``, it is kept: that run does one iteration, without
+        sleeping, and returns (as asyncio's ``run_forever`` does). From another
+        thread, use chapter 08's loop, whose ``stop`` also wakes the wait.
         """
         self._stopping = True
+
+    def is_closed(self) -> bool:
+        """True once ``close()`` was called: the loop can neither run nor schedule."""
+        return self._closed
+
+    def check_open(self) -> None:
+        """Refuse to work for a closed loop, as asyncio's ``Event loop is closed`` does."""
+        if self._closed:
+            raise RuntimeError(
+                f"{type(self).__name__} is closed: close() was called (or its with-block "
+                f"ended), so it can neither run nor schedule; create a new loop"
+            )
 
     def _schedule(
         self, when: float, callback: Callable[..., object], args: tuple[Any, ...], action: str
@@ -145,7 +185,8 @@ class Loop:
                 f"cannot schedule {callback_name(callback)} at loop time {when!r}: a timer needs "
                 f"a finite delay or time (NaN is never due; for 'never', do not schedule it)"
             )
-        timer = Timer(when, self._scheduled, callback, args, action)
+        self.check_open()
+        timer = Timer(when, self._scheduled, callback, args, action, loop=self)
         self._scheduled += 1
         heapq.heappush(self._timers, timer)
         return timer
@@ -161,43 +202,50 @@ class Loop:
         """Run iterations until a stop condition holds; return why, as ``event_loop`` does.
 
         ``"no handlers"`` means nothing is left to wait for: no handlers and no timers.
+        A ``stop()`` that came before ``run`` is not forgotten (another thread may call
+        it just as ``run`` starts): this run does one iteration, then returns.
         """
+        self.check_open()
         check_handlers(self.handlers)
         deadline = None if duration is None else self.time() + duration
-        first, self._stopping = self.iteration, False
-        while True:
-            # chapter 04's stop conditions, in its order, written out rather than called:
-            # this runs before every iteration, tens of thousands of times a second
-            reason: StopReason | None = None
-            if self._stopping:
-                reason = "stopped"
-            elif self.is_idle():  # no handlers, and no timers either
-                reason = "no handlers"
-            elif max_iterations is not None and self.iteration - first >= max_iterations:
-                reason = "max_iterations"
-            elif until is not None and until():
-                reason = "until"
-            elif deadline is not None and self.time() >= deadline:  # on the loop's own clock
-                reason = "duration"
-            if reason is not None:
-                self.note(
-                    "stopped: loop.stop() was called" if self._stopping else f"stopped: {reason}"
-                )
-                return reason
-            try:
-                self.run_once(deadline)
-            except StopLoop:
-                self.note("stopped: a handler raised StopLoop")
-                return "stopped"
+        first = self.iteration
+        try:
+            while True:
+                # chapter 04's stop conditions, in its order, written out rather than called:
+                # this runs before every iteration, tens of thousands of times a second
+                reason: StopReason | None = None
+                if self.is_idle():  # no handlers, and no timers either
+                    reason = "no handlers"
+                elif max_iterations is not None and self.iteration - first >= max_iterations:
+                    reason = "max_iterations"
+                elif until is not None and until():
+                    reason = "until"
+                elif deadline is not None and self.time() >= deadline:  # on the loop's clock
+                    reason = "duration"
+                if reason is not None:
+                    self.note(f"stopped: {reason}")
+                    return reason
+                try:
+                    self.run_once(deadline)  # with a stop pending, it does not sleep
+                except StopLoop:
+                    self.note("stopped: a handler raised StopLoop")
+                    return "stopped"
+                if self._stopping:
+                    self.note("stopped: loop.stop() was called")
+                    return "stopped"
+        finally:
+            self._stopping = False  # this run has used the stop up
 
     # Invariant of one iteration: get ready to wait (forget closed handlers);
     # if nothing is left, return; wait until a descriptor is ready or the
     # earliest timer is due (never past the run's deadline); call the ready
-    # handlers, readable ones first; then run every timer that is due *now*,
-    # earliest first. A timer scheduled by this iteration's code runs in a later
-    # iteration, even with a delay of 0, so timers cannot starve I/O. This is the
-    # only place that calls handlers and timers. Later loops (chapter 09's
-    # SelectorLoop) keep this method and change only the steps it calls.
+    # handlers, readable ones first (one dropped for raising gets no handle_send);
+    # then run every timer that is due *now*, earliest first. A timer scheduled
+    # by this iteration's code runs in a later iteration, even with a delay of 0,
+    # so timers cannot starve I/O (and it does not hold back an older timer that
+    # is due, even one behind it). This is the only place that calls handlers
+    # and timers. Later loops (chapter 09's SelectorLoop) keep this method and
+    # change only the steps it calls.
     def run_once(self, deadline: float | None = None) -> None:
         """One iteration of the loop (see the invariant above)."""
         scheduled_before = self._scheduled  # timers this iteration schedules wait for the next
@@ -207,7 +255,8 @@ class Loop:
                 return  # the last handler closed: nothing to wait for
             readable, writable = self.wait_for_readiness(self.timeout(deadline))
             for handler in readable:
-                self.dispatch(handler, "handle_receive")
+                if self.dispatch(handler, "handle_receive") and handler in writable:
+                    writable.remove(handler)  # dropped for raising: no handle_send either
             for handler in writable:
                 self.dispatch(handler, "handle_send")
             self.run_due_timers(scheduled_before)
@@ -226,48 +275,90 @@ class Loop:
 
     def dispatch(
         self, handler: EventHandler, action: Literal["handle_receive", "handle_send"]
-    ) -> None:
-        """Call one handler method, as ``event_loop`` does."""
-        dispatch(handler, action, self.handlers, self.iteration, self.recorder, self.on_error)
+    ) -> bool | None:
+        """Call one handler method, as ``event_loop`` does; True if it raised and was dropped."""
+        return dispatch(
+            handler, action, self.handlers, self.iteration, self.recorder, self.on_error
+        )
 
     def next_timer(self) -> Timer | None:
         """The earliest live timer. Cancelled timers are forgotten here, once on top."""
         while self._timers and self._timers[0].cancelled:
             skipped = heapq.heappop(self._timers)
+            skipped.loop, self._cancelled = None, self._cancelled - 1
             self.note(f"skipped cancelled timer {callback_name(skipped.callback)}")
         return self._timers[0] if self._timers else None
 
+    def timer_cancelled(self) -> None:
+        """``Timer.cancel`` calls this for a timer still on this loop's heap."""
+        self._cancelled += 1
+
+    def timer_counts(self) -> tuple[int, int]:
+        """How many timers are on the heap, and how many of those are cancelled."""
+        return len(self._timers), self._cancelled
+
+    def remove_cancelled(self) -> None:
+        """Rebuild the heap without its cancelled timers: O(n), once per n/2 cancels."""
+        live = []
+        for timer in self._timers:
+            if timer.cancelled:
+                timer.loop = None
+            else:
+                live.append(timer)
+        self.note(f"removed {len(self._timers) - len(live)} cancelled timers from the heap")
+        self._timers[:] = live
+        heapq.heapify(self._timers)
+        self._cancelled = 0
+
     def timeout(self, deadline: float | None) -> float | None:
-        """How long select may sleep: until the earliest live timer or ``deadline``."""
+        """How long select may sleep: until the earliest live timer or ``deadline``, and
+        never more than ``MAXIMUM_WAIT``; not at all once ``stop()`` was called. Dead
+        timers that dominate the heap go first."""
+        if self._stopping:
+            return 0.0  # the run ends after this iteration: do not sleep through it
+        if self._cancelled > MIN_TIMERS_TO_PRUNE and 2 * self._cancelled > len(self._timers):
+            self.remove_cancelled()
         timer = self.next_timer() if self._timers else None  # no call at all without timers
         wake_at = deadline
         if timer is not None and (wake_at is None or timer.when < wake_at):
             wake_at = timer.when
         if wake_at is None:
             return None  # nothing to wake up for: wait for a descriptor as long as it takes
-        return max(0.0, wake_at - self.time())
+        return min(max(0.0, wake_at - self.time()), MAXIMUM_WAIT)
 
     def run_due_timers(self, scheduled_before: int) -> None:
         """Run the timers due now, earliest first, among those scheduled before this iteration.
 
         ``scheduled_before`` is how many timers existed when the iteration began: a timer
         that this iteration's handlers or timers scheduled (its sequence is at least that)
-        waits for the next iteration, even with a delay of 0.
+        waits for the next iteration, even with a delay of 0. It is set aside, not stopped
+        at: an older timer behind it on the heap that is due runs now.
         """
         if not self._timers:
             return  # the common case on a busy server: no need even to read the clock
         now = self.time()
-        while (
-            (timer := self.next_timer()) and timer.when <= now and timer.sequence < scheduled_before
-        ):
-            heapq.heappop(self._timers)
-            name = callback_name(timer.callback)
-            call = partial(timer.callback, *timer.args)
-            error = call_recorded(call, name, -1, timer.action, self.iteration, self.recorder)
-            if error is not None:
-                if self.on_error == "raise":
-                    raise error
-                report_error(f"Loop: {timer.action} {name}", error, "The loop goes on.")
+        new: list[Timer] = []  # due, but scheduled by this iteration: back on the heap after
+        try:
+            while (timer := self.next_timer()) and timer.when <= now:
+                heapq.heappop(self._timers)
+                if timer.sequence >= scheduled_before:
+                    new.append(timer)
+                else:
+                    timer.loop = None  # off the heap: cancelling it now changes no count
+                    self.run_timer(timer)
+        finally:
+            for timer in new:
+                heapq.heappush(self._timers, timer)
+
+    def run_timer(self, timer: Timer) -> None:
+        """Call one due timer's callback; report (or raise) what it raised."""
+        name = callback_name(timer.callback)
+        call = partial(timer.callback, *timer.args)
+        error = call_recorded(call, name, -1, timer.action, self.iteration, self.recorder)
+        if error is not None:
+            if self.on_error == "raise":
+                raise error
+            report_error(f"Loop: {timer.action} {name}", error, "The loop goes on.")
 
     def is_idle(self) -> bool:
         """True when nothing could happen any more: no handlers and no live timers."""
@@ -281,8 +372,13 @@ class Loop:
     # --- clean-up ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Forget every timer. The handlers belong to their owners, who close them."""
+        """Forget every timer; from now on, running or scheduling raises ``RuntimeError``.
+        The handlers belong to their owners, who close them. Closing twice is harmless."""
+        for timer in self._timers:
+            timer.loop = None
         self._timers.clear()
+        self._cancelled = 0
+        self._closed = True
 
     def __enter__(self) -> Loop:
         return self
@@ -332,18 +428,31 @@ class Periodic:
     Each run is scheduled from the previous *deadline*, not from when the
     callback happened to run, so small delays do not add up (no drift). If
     the loop fell behind by more than an interval, missed runs are skipped.
+
+    The interval is at least ``MIN_INTERVAL``, a millisecond: epoll and poll wait
+    in whole milliseconds, so a shorter period could not be kept anyway, and an
+    interval of 0 (or less) has no "next deadline" to find.
     """
 
     def __init__(
         self, loop: Loop, interval: float, callback: Callable[..., object], *args: Any
     ) -> None:
+        if not interval >= MIN_INTERVAL:  # written so that NaN is refused too
+            raise ValueError(
+                f"Periodic({callback_name(callback)}) needs an interval of at least "
+                f"{MIN_INTERVAL} s, got {interval!r}: epoll and poll wait in whole "
+                f"milliseconds, so a shorter period could not be kept, and with 0 or less "
+                f"there is no next deadline to schedule"
+            )
         self.loop, self.interval, self.callback, self.args = loop, interval, callback, args
         self.timer = loop.call_later(interval, self.tick)
 
     def tick(self) -> None:
         """Run the callback, then schedule the next run."""
-        when = self.timer.when + self.interval
-        while when <= self.loop.time():
+        when, now = self.timer.when + self.interval, self.loop.time()
+        if when <= now:  # fell behind: skip the missed runs in one step, not one by one
+            when += (math.floor((now - when) / self.interval) + 1) * self.interval
+        while when <= now:  # rounding may leave it a hair short
             when += self.interval
         self.timer = self.loop.call_at(when, self.tick)
         self.callback(*self.args)

@@ -185,3 +185,82 @@ def test_addresses_are_printed_as_nc_users_write_them():
 
     assert host_port(("127.0.0.1", 14000)) == "127.0.0.1:14000"
     assert host_port(("::1", 14000, 0, 0)) == "[::1]:14000"
+
+
+# --- every server command at the edges of its environment ---------------------------------------
+
+SERVER_COMMANDS = [
+    ["serve", "--time-port", "0", "--echo-port", "0"],
+    ["udp-echo", "--port", "0"],
+    ["tcp-echo", "--port", "0"],
+    ["tcp-echo", "--port", "0", "--loop", "select"],
+]
+
+
+def run_command(args: list[str], **options) -> subprocess.Popen[str]:
+    """``python -m eventloop ARGS`` in a child that turns unclosed sockets into messages."""
+    return subprocess.Popen(
+        [sys.executable, "-W", "error::ResourceWarning", "-m", "eventloop", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
+@pytest.mark.parametrize("args", SERVER_COMMANDS, ids=" ".join)
+def test_a_closed_stdout_ends_the_command_with_one_line_and_no_traceback(args):
+    """``python -m eventloop tcp-echo | head -1``: head reads one line and closes the pipe."""
+    process = run_command([*args, "--duration", "0.3"])
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    assert "listening on" in first
+    process.stdout.close()  # what `head -1` does once it has its line
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=10) == 1
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert "standard output" in err
+
+
+def limit_descriptors(count: int):
+    """For ``preexec_fn``: the child may have at most ``count`` descriptors open (ulimit -n)."""
+    import resource
+
+    def limit() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, hard))
+
+    return limit
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE on Windows")
+@pytest.mark.parametrize("args", SERVER_COMMANDS, ids=" ".join)
+def test_too_few_descriptors_is_one_clear_line_and_no_traceback(args):
+    """Started with ``ulimit -n`` 5 to 9, each command either runs or says so in one line."""
+    failed = 0
+    for count in range(5, 10):
+        process = run_command([*args, "--duration", "0.2"], preexec_fn=limit_descriptors(count))
+        out, err = process.communicate(timeout=20)
+        assert "Traceback" not in err, (count, err)
+        if process.returncode == 0:
+            assert err == "" and out.rstrip().splitlines()[-1].startswith(("stopped", "served"))
+            continue
+        failed += 1
+        assert process.returncode == 1, (count, out, err)
+        assert err.count("\n") == 1 and "ulimit -n" in err, (count, err)
+        assert f"may open {count} " in err, (count, err)  # says what the limit is now
+    assert failed >= 1  # the smallest limit is too small for every command
+
+
+def test_out_of_descriptors_is_explained_for_the_process_and_for_the_system():
+    import errno
+
+    from eventloop.cli_serving import explain_out_of_descriptors
+
+    process = explain_out_of_descriptors(OSError(errno.EMFILE, "Too many open files"))
+    assert process.startswith("error: out of file descriptors: this process may open ")
+    assert "ulimit -n" in process and "\n" not in process
+    system = explain_out_of_descriptors(OSError(errno.ENFILE, "Too many open files in system"))
+    assert system.startswith("error: the whole system is out of file descriptors")

@@ -97,3 +97,40 @@ def test_sigterm_and_sighup_stop_the_server_with_its_summary(signum):
     assert f"stopped ({signal.Signals(signum).name})" in out
     assert "served 0 connection(s)" in out
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [("serve", ("time_port", "echo_port")), ("tcp-echo", ("port",))],
+)
+def test_servers_take_any_free_port_by_default_on_a_jupyterhub(monkeypatch, command, options):
+    """On a hub the fixed ports collide between learners: there the default is 0."""
+    from eventloop.cli import build_parser
+
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    alone = build_parser().parse_args([command])
+    assert all(getattr(alone, option) in (14000, 15000, 16000) for option in options)
+    monkeypatch.setenv("JUPYTERHUB_USER", "ann")
+    on_a_hub = build_parser().parse_args([command])
+    assert [getattr(on_a_hub, option) for option in options] == [0] * len(options)
+
+
+def test_two_learners_serve_at_once_on_a_jupyterhub():
+    """The post's two servers, twice on one machine: each pair on free ports of its own."""
+    import os
+
+    env = {**os.environ, "JUPYTERHUB_USER": "ann"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "eventloop", "serve", "--duration", "3"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    ports = []
+    for run in runs:
+        out, err = run.communicate(timeout=20)
+        assert run.returncode == 0, err
+        ports += [int(line.rsplit(":", 1)[1]) for line in out.splitlines() if "listening" in line]
+    assert len(ports) == 4 and len(set(ports)) == 4, ports
+    assert not {14000, 15000} & set(ports)

@@ -245,3 +245,116 @@ def test_asyncio_awaits_our_future_and_our_task_drives_asyncio_coroutines(loop):
 
     with pytest.raises(RuntimeError, match="no running event loop"):
         run_until_complete(loop, needs_asyncios_loop())
+
+
+# --- gather's children, and the current task per thread -------------------------------------------
+
+
+def test_cancelling_gather_cancels_its_children(loop):
+    cancelled: list[str] = []
+
+    async def child(name: str) -> None:
+        try:
+            await sleep(5)
+        except CancelledError:
+            cancelled.append(name)
+            raise
+
+    async def main() -> bool:
+        together = gather(child("a"), child("b"))
+        await sleep(0.01)  # both children are sleeping now
+        together.cancel()
+        try:
+            await together
+        except CancelledError:
+            return together.cancelled()
+        return False
+
+    assert run_until_complete(loop, main()) is True
+    assert loop.run(duration=1) == "no handlers"  # before: 5 s of children still sleeping
+    assert sorted(cancelled) == ["a", "b"]
+    assert loop.next_timer() is None
+
+
+def test_wait_for_around_gather_cancels_the_children_when_it_times_out(loop):
+    """Before: after the TimeoutError, the card was charged anyway."""
+    charged: list[str] = []
+
+    async def charge_card() -> None:
+        await sleep(0.2)
+        charged.append("card charged")
+
+    async def checkout() -> None:
+        await wait_for(gather(charge_card(), sleep(0.01)), 0.05)
+
+    with pytest.raises(TimeoutError, match="not done after 0.05 s"):
+        run_until_complete(loop, checkout())
+    assert loop.run(duration=1) == "no handlers"
+    assert charged == []
+
+
+def test_the_current_task_is_per_thread_two_loops_do_not_see_each_others():
+    """Two loops in two threads, each inside a task's step at the same time. With one
+    module-level list, each saw the other's task as current (and slept on its loop)."""
+    import threading
+
+    from eventloop.coroutines import current_task
+
+    a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    async def in_a():
+        a_inside.set()
+        b_inside.wait(5)  # B's step is running now, in the other thread
+        seen["a"] = current_task()
+        a_done.set()
+        await sleep(0.01)  # on A's loop
+        return "a"
+
+    async def in_b():
+        b_inside.set()
+        a_done.wait(5)
+        seen["b"] = current_task()
+        await sleep(0.01)
+        return "b"
+
+    results: dict[str, object] = {}
+    loops: dict[str, SelectorLoop] = {}
+
+    def run(name: str, coro) -> None:
+        with SelectorLoop() as own:
+            loops[name] = own
+            try:
+                results[name] = run_until_complete(own, coro, name=name)
+            except Exception as error:  # before: "waits on <Future pending>, but ..."
+                results[name] = repr(error)
+
+    thread_a = threading.Thread(target=run, args=("a", in_a()))
+    thread_a.start()
+    assert a_inside.wait(5)  # A's task has entered its step before B's does
+    thread_b = threading.Thread(target=run, args=("b", in_b()))
+    thread_b.start()
+    thread_a.join(10)
+    thread_b.join(10)
+    assert results == {"a": "a", "b": "b"}
+    assert seen["a"].name == "a" and seen["b"].name == "b"  # type: ignore[attr-defined]
+    assert seen["a"].loop is loops["a"] and seen["b"].loop is loops["b"]  # type: ignore[attr-defined]
+
+
+def test_current_task_of_a_given_loop(loop):
+    """A task that runs another loop inside its step: each loop has its own current task."""
+    from eventloop.coroutines import current_task
+
+    seen: list[str] = []
+
+    async def inner():
+        seen.append(current_task().name)
+        seen.append(current_task(loop).name)  # the outer loop's task, still in its step
+
+    async def outer():
+        with SelectorLoop() as other:
+            run_until_complete(other, inner(), name="inner")
+        return current_task().name
+
+    assert run_until_complete(loop, outer(), name="outer") == "outer"
+    assert seen == ["inner", "outer"]

@@ -55,6 +55,10 @@ PASSING = [
     "test_connect_accepted_socket",
     "test_create_datagram_endpoint",
     "test_create_datagram_endpoint_sock",
+    # issue 26's edges (eventloop.aio.servers, datagram)
+    "test_create_server_dual_stack",
+    "test_create_datagram_endpoint_ipv6",
+    "test_connect_accepted_socket_ssl_timeout_for_plain_socket",
 ]
 
 
@@ -115,3 +119,43 @@ def test_cpython_suites_pass_on_our_loop(module: str, suite_outcomes: dict[str, 
     print(f"{module}: {ran - len(failures)} of {ran} passed on our loop")
     assert ran >= 10, f"only {ran} tests created our loop"
     assert ran - len(failures) >= SUITES[module] * ran, failures
+
+
+# --- suites whose loop class is hard-wired: their mixins, given our loop --------------------------
+
+from test.test_asyncio import test_buffered_proto, test_sock_lowlevel  # noqa: E402
+
+
+class OurSockTests(test_sock_lowlevel.BaseSockTestsMixin, test_utils.TestCase):
+    """``sock_*`` (sock_recvfrom, sock_sendto...): CPython's tests for every selector loop."""
+
+    __test__ = False
+
+    def create_event_loop(self) -> EventLoop:
+        return EventLoop()
+
+
+class OurBufferedProtocolTests(test_buffered_proto.BaseTestBufferedProtocol, unittest.TestCase):
+    """``asyncio.BufferedProtocol`` on our stream transports."""
+
+    __test__ = False
+
+    def new_loop(self) -> EventLoop:
+        return EventLoop()
+
+
+MIXIN_CASES = [
+    (case, name)
+    for case in (OurSockTests, OurBufferedProtocolTests)
+    for name in sorted(dir(case))
+    if name.startswith("test_")
+]
+
+
+@pytest.mark.parametrize(("case", "name"), MIXIN_CASES, ids=[n for _, n in MIXIN_CASES])
+def test_cpython_sock_and_buffered_protocol_tests_pass_on_our_loop(case, name: str) -> None:
+    result = unittest.TestResult()
+    case(name).run(result)
+    problems = [text for _, text in result.errors + result.failures]
+    assert not problems, problems[0]
+    assert result.testsRun == 1

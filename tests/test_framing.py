@@ -12,6 +12,7 @@ import pytest
 from eventloop.blocking import recv_exactly
 from eventloop.framing import (
     HEADER,
+    KEYS_PIECE,
     MAX_VALUE,
     BufferBudget,
     KeyValueProtocol,
@@ -269,6 +270,11 @@ def test_a_plain_dict_as_store_is_refused_with_what_to_use():
         KeyValueProtocol(left, [], store={})
 
 
+EVICTED = (
+    b"error: the server holds too much unfinished data from its clients, and yours is the largest"
+)
+
+
 def test_unfinished_messages_from_many_clients_share_one_bounded_budget():
     """Five clients each send 900 KiB of a 1 MiB message and wait: a 3 MiB budget holds three.
 
@@ -294,9 +300,191 @@ def test_unfinished_messages_from_many_clients_share_one_bounded_budget():
             assert [h.refused for h in framed()].count(True) == 2
             assert budget.peak <= budget.max_bytes
             replies = [recv_message(c) for c in clients if select.select([c], [], [], 1)[0]]
-            refusal = b"error: the server holds too much unfinished data from its clients"
-            assert replies == [refusal, refusal]
+            assert replies == [EVICTED, EVICTED]
         finally:
             for client in clients:
                 client.close()
     assert budget.used == 0  # every connection gave its share back when it closed
+
+
+def test_a_keys_reply_larger_than_high_water_waits_in_the_store_not_in_the_buffer():
+    """Five clients each send KEYS once and never read; the reply is 8 MB.
+
+    Queuing the reply whole put megabytes per client in the outgoing buffer (40
+    such clients grew the server by 519 MB); it is now sent a piece at a time,
+    as the buffer drains, so each buffer stays near the high-water mark.
+    """
+    store = KeyValueStore()
+    for n in range(8000):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"  # 1000-byte keys: an 8 MB reply
+    handlers, server = key_value_server(store)
+    with server:
+        clients = [socket.create_connection(server.address, timeout=3) for _ in range(5)]
+        try:
+            for client in clients:
+                client.sendall(b"KEYS\n")
+            event_loop(handlers, duration=5, until=lambda: paused_connections(handlers) == 5)
+            event_loop(handlers, max_iterations=20, duration=0.5)  # the paused server stays paused
+            connections = [h for h in handlers if isinstance(h, KeyValueProtocol)]
+            assert len(connections) == 5
+            for connection in connections:
+                assert connection.max_buffered <= HIGH_WATER + KEYS_PIECE + 1000
+                assert connection.bytes_out + len(connection.outgoing) < 8_000_000  # not all sent
+        finally:
+            for client in clients:
+                client.close()
+
+
+def paused_connections(handlers: list[EventHandler]) -> int:
+    """How many connections have stopped reading for backpressure."""
+    return sum(isinstance(h, TCPConnection) and not h.reading for h in handlers)
+
+
+def test_a_long_keys_reply_arrives_whole_and_in_order_with_the_commands_after_it():
+    store = KeyValueStore()
+    for n in reversed(range(8000)):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"
+    last = b"key-07999-" + b"x" * 990
+    expected = b" ".join(sorted(store)) + b"\nVALUE v\nOK\n"  # DEL waits for KEYS to finish
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        client.sendall(b"KEYS\nGET " + last + b"\nDEL " + last + b"\n")
+        client.setblocking(False)
+        replies = bytearray()
+        for _ in range(5_000):  # serve a little, read what came, until every reply is in
+            event_loop(handlers, max_iterations=3, duration=0.05)
+            while drain_once(client, replies):
+                pass
+            if len(replies) >= len(expected):
+                break
+    assert bytes(replies) == expected
+    assert last not in store
+
+
+def test_keys_on_an_empty_store_and_after_every_key_is_deleted():
+    store = KeyValueStore()
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        assert ask(client, handlers, b"KEYS") == b"(no keys)"
+        assert ask(client, handlers, b"SET b 2") == b"OK"
+        assert ask(client, handlers, b"SET a 1") == b"OK"
+        assert ask(client, handlers, b"keys") == b"a b"
+        assert ask(client, handlers, b"SET a 3") == b"OK"
+        assert ask(client, handlers, b"DEL b") == b"OK"
+        assert ask(client, handlers, b"KEYS") == b"a"
+        assert ask(client, handlers, b"DEL a") == b"OK"
+        assert ask(client, handlers, b"KEYS") == b"(no keys)"
+
+
+def test_keys_changed_by_another_client_during_a_long_reply_keep_it_well_formed():
+    """While Alice's KEYS reply waits for her to read, Bob deletes and adds keys."""
+    store = KeyValueStore()
+    for n in range(8000):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"
+    handlers, server = key_value_server(store)
+    with server:
+        alice = socket.create_connection(server.address, timeout=3)
+        bob = socket.create_connection(server.address, timeout=3)
+        with alice, bob:
+            alice.sendall(b"KEYS\n")
+            event_loop(handlers, duration=5, until=lambda: paused_connections(handlers) == 1)
+            [listing] = [h for h in handlers if isinstance(h, KeyValueProtocol) and h.listing]
+            sent_last = listing.listed
+            assert ask(bob, handlers, b"DEL " + sent_last) == b"OK"  # already sent to Alice
+            assert ask(bob, handlers, b"DEL key-07999-" + b"x" * 990) == b"OK"  # not yet sent
+            assert ask(bob, handlers, b"SET zzz 1") == b"OK"  # sorts after every other key
+            alice.setblocking(False)
+            reply = bytearray()
+            for _ in range(5_000):
+                event_loop(handlers, max_iterations=3, duration=0.05)
+                while drain_once(alice, reply):
+                    pass
+                if reply.endswith(b"\n"):
+                    break
+    keys = bytes(reply).removesuffix(b"\n").split(b" ")
+    assert keys == sorted(keys) and b"" not in keys  # sorted, no doubled or trailing space
+    assert keys[-1] == b"zzz" and sent_last in keys and b"key-07999-" + b"x" * 990 not in keys
+    assert len(keys) == 8000
+
+
+# --- the shared budget: slow clients cannot lock newcomers out --------------------------------
+
+
+def test_a_newcomer_is_served_while_slow_clients_hold_the_whole_budget():
+    """Four slow clients park unfinished messages that fill the budget; a fifth is served.
+
+    Refusing whoever found the budget full refused every new client for as long as the
+    slow ones waited (64 clients parking 1 MiB each locked out the default budget); now
+    the client holding the most, the oldest of equals, is told why and dropped instead.
+    """
+    budget = BufferBudget(max_bytes=4000)
+    handlers: list[EventHandler] = []
+    part = HEADER.pack(1000) + b"x" * 996  # 1000 bytes of a message of 1004: never finished
+
+    def framed() -> list[Messages]:
+        return [h for h in handlers if isinstance(h, Messages)]
+
+    with TCPServer(handlers, connection=partial(Messages, budget=budget)) as server:
+        slow = [socket.create_connection(server.address, timeout=3) for _ in range(4)]
+        newcomer = socket.create_connection(server.address, timeout=3)
+        try:
+            for count, client in enumerate(slow, 1):  # one after the other: oldest first
+                client.sendall(part)
+                event_loop(handlers, duration=3, until=lambda c=count: budget.used == 1000 * c)
+            assert budget.used == budget.max_bytes == 4000  # full
+            newcomer.sendall(frame_message(b"hello"))
+            oldest = max(framed(), key=lambda m: m.counted)  # the first of the four
+            event_loop(handlers, duration=3, until=lambda: any(m.messages for m in framed()))
+            assert recv_message(newcomer) == b"olleh"  # served
+            assert oldest.refused and [m.refused for m in framed()].count(True) == 1
+            assert recv_message(slow[0]) == EVICTED  # told why, then EOF
+            assert slow[0].recv(100) == b""
+            assert budget.used == 3000 and budget.peak <= budget.max_bytes
+            slow[0].close()
+            event_loop(handlers, duration=3, until=lambda: oldest.closed)
+            assert oldest.closed and oldest not in handlers
+        finally:
+            for client in [*slow, newcomer]:
+                client.close()
+    assert budget.used == 0
+
+
+def test_a_client_that_would_hold_the_most_is_the_one_refused():
+    budget = BufferBudget(max_bytes=2500)
+    handlers: list[EventHandler] = []
+    with TCPServer(handlers, connection=partial(Messages, budget=budget)) as server:
+        small = socket.create_connection(server.address, timeout=3)
+        big = socket.create_connection(server.address, timeout=3)
+        with small, big:
+            small.sendall(HEADER.pack(1000) + b"x" * 496)  # holds 500
+            event_loop(handlers, duration=3, until=lambda: budget.used == 500)
+            big.sendall(HEADER.pack(1000) + b"x" * 996)  # holds 1000
+            event_loop(handlers, duration=3, until=lambda: budget.used == 1500)
+            big.sendall(b"y" * 600)  # 1500 + 600 fits (2100); it would hold 1600
+            big.sendall(frame_message(b"z" * 600))  # 2100 + 604 does not fit: big is the largest
+            event_loop(handlers, duration=3, until=lambda: select.select([big], [], [], 0)[0])
+            assert recv_message(big) == EVICTED
+            assert budget.used == 500  # the small client keeps its share
+
+
+def test_a_client_that_half_closes_after_keys_still_gets_the_whole_long_reply():
+    """``echo KEYS | nc -N``: the client sends KEYS and EOF at once, then reads everything."""
+    store = KeyValueStore()
+    for n in range(8000):
+        store[b"key-%05d-" % n + b"x" * 990] = b"v"
+    handlers, server = key_value_server(store)
+    with server, socket.create_connection(server.address, timeout=3) as client:
+        client.sendall(b"KEYS\n")
+        client.shutdown(socket.SHUT_WR)
+        client.setblocking(False)
+        reply = bytearray()
+        for _ in range(5_000):  # serve a little, read what came, until EOF
+            event_loop(handlers, max_iterations=3, duration=0.05)
+            while drain_once(client, reply):
+                pass
+            if len(reply) and not handlers[1:]:  # the server closed the connection
+                while drain_once(client, reply):
+                    pass
+                break
+    assert bytes(reply) == b" ".join(sorted(store)) + b"\n"
+    assert [h for h in handlers if isinstance(h, KeyValueProtocol)] == []  # closed

@@ -268,6 +268,24 @@ def test_a_raising_handler_is_reported_in_one_line_and_dropped_while_others_go_o
     assert recorder.handler_calls()[0].error == "ZeroDivisionError: division by zero"
 
 
+def test_a_handler_dropped_in_handle_receive_is_not_sent_to_in_the_same_iteration(
+    pairs, log, capsys
+):
+    """Readable and writable at once: once dropped for raising, it is out of the loop."""
+    broken = pairs("broken", send=True)
+
+    def fail() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    broken.on_receive = fail
+    broken.peer.send(b"x")
+    handlers: list[EventHandler] = [broken]
+    event_loop(handlers, max_iterations=1)
+    assert log == ["broken.receive"]
+    assert handlers == []
+    assert "removed from the loop" in capsys.readouterr().err
+
+
 def test_on_error_raise_stops_the_loop_with_the_error(pairs):
     broken = pairs("broken")
 

@@ -763,6 +763,94 @@ def test_the_handler_list_tells_the_loop_every_change(loop: SelectorLoop) -> Non
 # --- the command line: the same servers on each stage's loop ---------------------------------
 
 
+
+class Comparing(EventHandler):
+    """A handler that counts the ``==`` comparisons made with it: each is one step of a scan."""
+
+    comparisons = 0
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def __eq__(self, other: object) -> bool:
+        Comparing.comparisons += 1
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+def test_leaving_the_handler_list_does_not_scan_it() -> None:
+    """``h in handlers`` and ``handlers.remove(h)``, as ``TCPConnection.close`` does: before,
+    each scanned the list, so closing n connections cost O(n**2) (40,000: 1,500x 1,000's)."""
+    with SelectorLoop() as loop:
+        handlers = [Comparing(10_000 + i) for i in range(2000)]  # never waited on: fds unused
+        for handler in handlers:
+            loop.handlers.append(handler)
+        Comparing.comparisons = 0
+        for handler in handlers:
+            assert handler in loop.handlers
+            loop.handlers.remove(handler)
+            assert handler not in loop.handlers
+        assert Comparing.comparisons == 0  # by identity, in O(1): no scan at all
+        assert list(loop.handlers) == [loop.waker] and loop.members == {id(loop.waker)}
+
+
+class ComparingConnection(TCPConnection):
+    __eq__ = Comparing.__eq__
+    __hash__ = object.__hash__
+
+
+def test_closing_connections_does_not_scan_the_handler_list() -> None:
+    pairs = [socket.socketpair() for _ in range(200)]
+    try:
+        with SelectorLoop() as loop:
+            connections = [ComparingConnection(a, loop.handlers) for a, _ in pairs]
+            for connection in connections:
+                loop.handlers.append(connection)
+            loop.call_soon(lambda: None)  # one iteration that does not sleep
+            loop.run(max_iterations=1, duration=TIMEOUT)
+            assert len(loop.registered) == 1 + len(connections)  # the waker too
+            Comparing.comparisons = 0
+            for connection in reversed(connections):  # the newest first: at the list's end
+                connection.close()
+            assert Comparing.comparisons == 0
+            assert list(loop.handlers) == [loop.waker] and loop.registered.keys() == {
+                id(loop.waker)
+            }
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+
+
+def test_the_handler_list_still_reads_like_a_list(loop: SelectorLoop) -> None:
+    servers = [UDPEchoServer() for _ in range(3)]
+    try:
+        loop.handlers.extend(servers)
+        assert loop.handlers == [loop.waker, *servers]  # in the order they joined
+        assert loop.handlers[1] is servers[0] and loop.handlers[-1] is servers[2]
+        assert loop.handlers[1:] == servers and len(loop.handlers) == 4
+        assert loop.handlers.index(servers[1]) == 2
+        assert repr(loop.handlers) == repr([loop.waker, *servers])
+        loop.handlers.remove(servers[1])
+        assert loop.handlers == [loop.waker, servers[0], servers[2]]
+        with pytest.raises(ValueError, match="not in"):
+            loop.handlers.remove(servers[1])
+        with pytest.raises(ValueError, match="already"):
+            loop.handlers.append(servers[0])  # a loop watches a handler once
+        for handler in loop.handlers:  # leaving while the list is walked is fine
+            loop.handlers.remove(handler)
+        assert loop.handlers == [] and loop.members == set()
+        with pytest.raises(IndexError):
+            loop.handlers.pop()
+    finally:
+        for server in servers:
+            server.close()
+
+
 def start_cli(*args: str) -> tuple[subprocess.Popen[str], tuple[str, int]]:
     """Start ``python -m eventloop ARGS``; return it and the address it printed."""
     process = subprocess.Popen(
@@ -884,3 +972,20 @@ def test_with_on_error_raise_the_unwatchable_handler_is_named_in_the_exception()
         loop.add(WrongFileno(closed_fd()))
         with pytest.raises((OSError, ValueError), match="cannot watch WrongFileno"):
             loop.run(duration=5)
+
+
+def test_a_connection_closed_after_its_loop_closed_is_harmless() -> None:
+    """``with loop, server:`` closes the loop first; its connections leave the list after.
+    Before: ``KeyError: ... is not registered`` from the closed selector."""
+    a, b = socket.socketpair()
+    with b:
+        loop = SelectorLoop()
+        connection = TCPConnection(a, loop.handlers)
+        loop.handlers.append(connection)
+        loop.call_soon(lambda: None)
+        loop.run(max_iterations=1, duration=TIMEOUT)
+        assert id(connection) in loop.registered
+        loop.close()
+        connection.close()
+        assert connection.closed and a.fileno() == -1
+        assert list(loop.handlers) == []

@@ -14,6 +14,7 @@ from functools import partial
 
 import pytest
 
+from eventloop import tcp_server
 from eventloop.handlers import EventHandler, event_loop
 from eventloop.nonblocking import connect_error, start_connect
 from eventloop.recorder import Recorder
@@ -334,6 +335,27 @@ def test_out_of_descriptors_refuses_one_client_and_goes_on():
     assert "cannot accept: Too many open files" in result.stderr
 
 
+def test_a_server_that_cannot_open_its_spare_descriptor_closes_its_socket(monkeypatch):
+    """Out of descriptors as it starts (``ulimit -n 7``): the listening socket is not leaked."""
+    opened: list[socket.socket] = []
+    real_bound_socket = tcp_server.bound_socket
+
+    def remembered(*args, **kwargs) -> socket.socket:
+        opened.append(real_bound_socket(*args, **kwargs))
+        return opened[-1]
+
+    def no_descriptor_left(*args) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(tcp_server, "bound_socket", remembered)
+    monkeypatch.setattr(tcp_server.os, "open", no_descriptor_left)
+    handlers: list[EventHandler] = []
+    with pytest.raises(OSError, match="Too many open files"):
+        TCPServer(handlers)
+    assert opened and opened[0].fileno() == -1  # closed
+    assert handlers == []
+
+
 class RaisesOnData(TCPConnection):
     """A protocol with a bug: it raises on its first data (MemoryError, as a huge reply would)."""
 
@@ -358,9 +380,7 @@ def test_a_protocol_that_raises_is_closed_and_told_why(handlers, capsys):
     assert "RaisesOnData" in report and "MemoryError" in report and "no room" in report
 
 
-def test_a_client_whose_fd_the_loop_cannot_watch_is_refused_and_the_others_served(
-    handlers, capsys
-):
+def test_a_client_whose_fd_the_loop_cannot_watch_is_refused_and_the_others_served(handlers, capsys):
     """The select() loop cannot watch fds past FD_SETSIZE: such a client is closed, once said.
 
     Here the limit is the listening socket's own fd, so every accepted fd is above it.

@@ -11,7 +11,9 @@ import pytest
 
 from eventloop.handlers import event_loop
 from eventloop.recorder import Recorder
+from eventloop.selectors_loop import SelectorLoop
 from eventloop.threads import CookbookThreadPoolHandler, Loop, ThreadPoolHandler, Waker
+from eventloop.timers import Loop as TimersLoop
 from eventloop.udp import MAX_DATAGRAM, UDPServer
 
 
@@ -352,3 +354,96 @@ def test_stop_from_another_thread_wakes_a_sleeping_loop():
         waker = loop.waker.fileno()
     assert reason == "stopped"
     assert recorder.selects()[0].ready_read == (waker,)  # woken by stop(), not by the deadline
+
+
+# --- a handler dropped for raising --------------------------------------------------------------
+
+
+class ReadableAndWritable(UDPServer):
+    """A UDP socket with a datagram waiting: readable and writable in the same iteration."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.sock.sendto(b"x", self.address)
+
+    def wants_to_send(self) -> bool:
+        return True
+
+    def handle_receive(self) -> None:
+        self.log.append("receive")
+        raise ZeroDivisionError("division by zero")
+
+    def handle_send(self) -> None:
+        self.log.append("send")
+
+
+def test_a_handler_dropped_in_handle_receive_gets_no_handle_send_in_the_same_iteration(capsys):
+    log: list[str] = []
+    with ReadableAndWritable(log) as broken, Loop() as loop:
+        loop.add(broken)
+        loop.run(max_iterations=1, duration=1)
+        assert broken not in loop.handlers
+    assert log == ["receive"]
+    assert "removed from the loop" in capsys.readouterr().err
+
+
+# --- a stop that comes first, and a closed loop ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "loop_class", [TimersLoop, Loop, SelectorLoop], ids=["timers", "threads", "selectors"]
+)
+def test_a_stop_before_run_is_kept_run_returns_after_one_iteration(loop_class):
+    """stop() from another thread as run() starts was lost when run() cleared the flag:
+    then the loop slept on. Now, as asyncio's run_forever: one iteration, without sleeping."""
+    timeouts: list[float | None] = []
+    with UDPServer() as quiet, loop_class() as loop:
+        wait = loop.wait_for_readiness
+        loop.wait_for_readiness = lambda timeout: timeouts.append(timeout) or wait(timeout)
+        loop.add(quiet)  # never ready: without the stop, run() would wait out its duration
+        loop.stop()
+        assert loop.run(duration=2) == "stopped"
+        assert loop.iteration == 1
+        assert timeouts == [0.0]  # it did not sleep
+        assert loop.run(duration=0.01) == "duration"  # the stop was used up by that run
+
+
+@pytest.mark.parametrize(
+    "loop_class", [TimersLoop, Loop, SelectorLoop], ids=["timers", "threads", "selectors"]
+)
+def test_a_closed_loop_refuses_to_schedule_or_run(loop_class):
+    """Before: threads.Loop still ran its timers and dropped call_soon_threadsafe silently;
+    SelectorLoop failed with AttributeError: 'NoneType' object has no attribute 'get'."""
+    name = loop_class.__name__
+    with UDPServer() as server:
+        loop = loop_class()
+        loop.close()
+        loop.close()  # twice is harmless, as asyncio's
+        assert loop.is_closed()
+        attempts = [
+            lambda: loop.call_later(0, print),
+            lambda: loop.call_at(0, print),
+            lambda: loop.add(server),
+            lambda: loop.run(duration=0.01),
+        ]
+        if loop_class is not TimersLoop:
+            attempts += [
+                lambda: loop.call_soon(print),
+                lambda: loop.call_soon_threadsafe(print),
+                lambda: loop.run_in_executor(print),
+            ]
+        for attempt in attempts:
+            with pytest.raises(RuntimeError, match=rf"^{name} is closed"):
+                attempt()
+
+
+def test_a_closed_selector_loop_refuses_readers_and_handlers():
+    left, right = socket.socketpair()
+    with left, right:
+        loop = SelectorLoop()
+        loop.close()
+        with pytest.raises(RuntimeError, match="SelectorLoop is closed"):
+            loop.add_reader(left.fileno(), print)
+        with pytest.raises(RuntimeError, match="SelectorLoop is closed"):
+            loop.handlers.append(UDPServer.__new__(UDPServer))

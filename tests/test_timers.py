@@ -12,7 +12,14 @@ import pytest
 from eventloop.handlers import EventHandler, StopLoop
 from eventloop.recorder import Recorder
 from eventloop.selectors_loop import SelectorLoop
-from eventloop.timers import IdleTimeout, Loop, Periodic, callback_name
+from eventloop.timers import (
+    MAXIMUM_WAIT,
+    MIN_TIMERS_TO_PRUNE,
+    IdleTimeout,
+    Loop,
+    Periodic,
+    callback_name,
+)
 from eventloop.udp import UDPEchoServer
 
 
@@ -344,8 +351,11 @@ def test_a_closed_handler_is_dropped_and_the_timers_go_on(loop):
 
 def test_close_forgets_the_timers_and_the_context_manager_closes():
     with FakeClockLoop() as loop:
-        loop.call_later(1, print)
-    assert loop.run() == "no handlers"
+        timer = loop.call_later(1, print)
+    assert loop.timer_counts() == (0, 0)
+    timer.cancel()  # harmless: it is on no heap any more
+    with pytest.raises(RuntimeError, match="FakeClockLoop is closed"):
+        loop.run()
     assert loop.timeouts == []
 
 
@@ -496,3 +506,130 @@ def test_a_non_finite_time_is_refused_when_scheduled(loop, when):
         loop.call_at(when, print)
     loop.call_later(0, loop.stop)
     assert loop.run(duration=5) == "stopped"  # the loop is unharmed
+
+
+# --- at the edges: far timers, dead timers, tiny intervals, timers held back --------------------
+
+
+@pytest.mark.parametrize("kind", ["poll", "epoll"])
+def test_a_timer_a_month_away_does_not_overflow_the_wait(kind):
+    """epoll and poll take the timeout in milliseconds as a C int: 24.8 days at most.
+    A 30-day timer once made the wait raise ``OverflowError: timeout is too large``."""
+    if kind == "epoll" and not hasattr(select, "epoll"):
+        pytest.skip("no epoll on this platform")
+    with SelectorLoop(selector=kind) as loop:
+        loop.call_later(30 * 24 * 3600, print)
+        loop.call_soon_threadsafe(loop.stop)  # its byte wakes the wait at once
+        assert loop.run(duration=None) == "stopped"
+
+
+def test_every_wait_is_capped_at_maximum_wait(loop):
+    loop.call_later(30 * 24 * 3600, loop.stop)
+    loop.run(max_iterations=3)
+    assert loop.timeouts == [MAXIMUM_WAIT] * 3  # a day per wait, as asyncio's loop does
+    assert MAXIMUM_WAIT == 24 * 3600
+
+
+def noop() -> None:
+    pass
+
+
+def test_cancelled_timers_are_removed_once_they_are_most_of_the_heap(loop):
+    """A timeout armed and cancelled per request: before, every dead timer stayed."""
+    loop.call_later(10, noop)  # a live timer on top keeps the dead ones below it
+    for _ in range(1000):
+        loop.call_later(30, noop).cancel()
+    assert loop.timer_counts() == (1001, 1000)
+    loop.call_later(0, noop)
+    loop.run(max_iterations=1)
+    assert loop.timer_counts() == (1, 0)
+
+
+def test_a_timeout_armed_and_cancelled_per_request_keeps_the_heap_bounded(loop):
+    loop.call_later(10, noop)  # an idle timeout, say: due before any request's timeout
+    biggest = 0
+    for _ in range(3000):
+        loop.call_later(30, noop).cancel()  # the request answered before its timeout
+        loop.call_later(0, noop)
+        loop.run(max_iterations=1)
+        biggest = max(biggest, loop.timer_counts()[0])
+    assert biggest <= 2 * MIN_TIMERS_TO_PRUNE + 2
+
+
+def test_few_cancelled_timers_stay_until_they_reach_the_top(loop):
+    """Below the threshold nothing is rebuilt: removing them would cost more than they do."""
+    live = [loop.call_later(30 + i, noop) for i in range(200)]
+    dead = [loop.call_later(600 + i, noop) for i in range(100)]
+    for timer in dead:
+        timer.cancel()
+    loop.call_later(0, noop)
+    loop.run(max_iterations=1)
+    assert loop.timer_counts() == (len(live) + len(dead), len(dead))
+
+
+def test_a_timer_cancelled_after_it_ran_is_not_counted_as_dead(loop):
+    ran = [loop.call_later(i, noop) for i in range(300)]
+    loop.run()
+    for timer in ran:
+        timer.cancel()  # harmless, and not one of the heap's dead timers
+    assert loop.timer_counts() == (0, 0)
+    loop.call_later(1, noop)
+    assert loop.timer_counts() == (1, 0)
+
+
+@pytest.mark.parametrize("interval", [0, -1.0, 1e-7, 0.0009])
+def test_periodic_refuses_an_interval_below_a_millisecond(loop, interval):
+    """An interval of 0 (or ~100 ns) made tick() loop forever looking for the next deadline."""
+    with pytest.raises(ValueError, match="at least 0.001 s") as refused:
+        Periodic(loop, interval, noop)
+    assert "millisecond" in str(refused.value)  # says why: the waits' resolution
+    assert loop.timer_counts() == (0, 0)  # nothing was scheduled
+
+
+def test_periodic_after_a_long_stall_skips_the_missed_runs_and_stays_on_its_grid(loop):
+    ticks: list[float] = []
+
+    def stall_once() -> None:
+        ticks.append(loop.time())
+        if len(ticks) == 1:
+            loop.now += 1000.0  # a million missed runs, skipped in one step
+
+    periodic = Periodic(loop, 0.001, stall_once)
+    loop.run(max_iterations=2)
+    assert ticks == [pytest.approx(100.001), pytest.approx(1100.001)]  # late once
+    next_run = periodic.timer.when
+    assert loop.now < next_run <= loop.now + 0.001  # the next deadline on the grid
+    assert round((next_run - 100.0) / 0.001, 3) % 1 == 0
+    periodic.cancel()
+
+
+class ReadyAt99(EventHandler):
+    """Always "readable" in ``HandlerTakesTimeLoop``; its handler takes half a second."""
+
+    def __init__(self, loop: FakeClockLoop, fired: list[str]) -> None:
+        self.loop, self.fired = loop, fired
+
+    def fileno(self) -> int:
+        return 99
+
+    def handle_receive(self) -> None:
+        self.loop.call_later(0, self.fired.append, "new")  # due at once, but scheduled now
+        self.loop.now += 0.5  # the handler takes time: the old timer becomes due meanwhile
+
+
+class HandlerTakesTimeLoop(FakeClockLoop):
+    def wait_for_readiness(self, timeout):
+        self.timeouts.append(timeout)
+        return list(self.handlers), []
+
+
+def test_a_due_timer_is_not_held_back_by_a_call_later_0_from_this_iteration():
+    """The docstring's guarantee: a timer runs in the first iteration after its deadline."""
+    loop = HandlerTakesTimeLoop()
+    fired: list[str] = []
+    loop.call_at(100.4, fired.append, "old")
+    loop.add(ReadyAt99(loop, fired))
+    loop.run(max_iterations=1)
+    assert fired == ["old"]  # due at 100.4, and the iteration ended at 100.5
+    loop.run(max_iterations=1)
+    assert fired == ["old", "new"]  # the new one, as ever, in the next iteration

@@ -12,7 +12,8 @@ asyncio needs is written in ``eventloop/aio/``.
     watching    debug mode, instruments and the recorder (chapter 12 uses them)
     sockets     sock_* methods, name lookups, what is not built yet
     transports  asyncio's stream transport, on chapter 05's TCPConnection
-    servers     create_server, create_connection and asyncio's Server
+    clients     create_connection (happy eyeballs), connect_accepted_socket
+    servers     create_server and asyncio's Server, with chapter 09's EMFILE back-off
     datagram    create_datagram_endpoint: the post's UDP servers as protocols
     runner      run(), new_event_loop() and run_in_thread(), on Python 3.10-3.13
 

@@ -6,6 +6,12 @@ datagram to ``protocol.datagram_received(data, address)``, and ``sendto``. A
 when the socket is writable, as asyncio does; an error such as a refused port
 (after a reply to a closed one) goes to ``protocol.error_received``.
 
+Flow control both ways, as asyncio's: above the write-buffer limit (64 KiB by
+default) the protocol is told ``pause_writing()``, and ``resume_writing()``
+once the queue is down to the low mark; ``pause_reading()`` stops watching the
+socket, so datagrams wait in the kernel's buffer (and, once that is full, the
+kernel drops them: UDP has no backpressure on the wire).
+
 This is how the post's UDP time and echo servers look as asyncio protocols.
 """
 
@@ -15,8 +21,9 @@ import asyncio
 import socket
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+from eventloop.aio.transports import HIGH_WATER, LOW_WATER
 from eventloop.blocking import MAX_DATAGRAM
 
 
@@ -31,14 +38,68 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
         super().__init__()
         self.loop, self.sock, self.protocol, self.address = loop, sock, protocol, address
         self.queue: deque[tuple[bytes, Any]] = deque()
+        self.buffered = 0  # bytes in the queue
         self.closing = False
+        self.reading = False  # True while the loop watches the socket for datagrams
+        self.write_high, self.write_low = HIGH_WATER, LOW_WATER
+        self.writing_paused = False
         self.extra = {"socket": sock, "sockname": sock.getsockname(), "peername": address}
 
     def start(self) -> None:
         """``connection_made`` first, then datagrams."""
         self.protocol.connection_made(self)
         if not self.closing:
+            self.resume_reading()
+
+    def pause_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.sock.fileno())
+
+    def resume_reading(self) -> None:
+        if not self.reading and not self.closing:
+            self.reading = True
             self.loop.add_reader(self.sock.fileno(), self.read_ready)
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self.write_low, self.write_high
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = HIGH_WATER if low is None else 4 * low
+        low = high // 4 if low is None else low
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self.write_high, self.write_low = high, low
+        self.apply_watermarks()
+
+    def apply_watermarks(self) -> None:
+        """Tell the protocol to pause writing above the high mark, resume at the low one."""
+        queued = self.get_write_buffer_size()
+        if not self.writing_paused and queued > self.write_high:
+            self.writing_paused = True
+            self.tell_protocol("pause_writing")
+        elif self.writing_paused and queued <= self.write_low:
+            self.writing_paused = False
+            self.tell_protocol("resume_writing")
+
+    def tell_protocol(self, hook: str) -> None:
+        try:
+            getattr(self.protocol, hook)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self.loop.call_exception_handler(
+                {
+                    "message": f"protocol.{hook}() failed",
+                    "exception": error,
+                    "transport": self,
+                    "protocol": self.protocol,
+                }
+            )
 
     def read_ready(self) -> None:
         try:
@@ -69,6 +130,8 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
                 self.protocol.error_received(error)
                 return
         self.queue.append((bytes(data), addr))
+        self.buffered += len(data)
+        self.apply_watermarks()
 
     def send_one(self, data: bytes, addr: Any) -> None:
         if self.address is not None:
@@ -82,10 +145,14 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
             try:
                 self.send_one(data, addr)
             except (BlockingIOError, InterruptedError):
-                return  # still full: wait for the next writable event
+                break  # still full: wait for the next writable event
             except OSError as error:
                 self.protocol.error_received(error)
             self.queue.popleft()
+            self.buffered -= len(data)
+        self.apply_watermarks()
+        if self.queue:
+            return
         self.loop.remove_writer(self.sock.fileno())
         if self.closing:
             self.finish()
@@ -100,7 +167,7 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
         self.protocol = protocol
 
     def get_write_buffer_size(self) -> int:
-        return sum(len(data) for data, _ in self.queue)
+        return self.buffered
 
     def is_closing(self) -> bool:
         return self.closing
@@ -109,13 +176,14 @@ class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
         """Stop receiving; send what is queued; then close and call ``connection_lost``."""
         if self.closing:
             return
+        self.pause_reading()
         self.closing = True
-        self.loop.remove_reader(self.sock.fileno())
         if not self.queue:
             self.finish()
 
     def abort(self) -> None:
         self.queue.clear()
+        self.buffered = 0
         self.closing = True
         self.finish()
 
@@ -137,24 +205,38 @@ async def create_datagram_endpoint(
     family: int = 0,
     proto: int = 0,
     flags: int = 0,
+    reuse_address: Any = None,
     reuse_port: bool | None = None,
     allow_broadcast: bool | None = None,
     sock: socket.socket | None = None,
-    **unused: Any,
 ) -> tuple[DatagramTransport, Any]:
     """A UDP socket bound to ``local_addr`` and/or connected to ``remote_addr``, with a protocol."""
+    if reuse_address:  # asyncio refuses it since 3.11 (3.10 warns): unsafe for UDP
+        raise ValueError(
+            "Passing `reuse_address=True` is no longer supported, as the usage of "
+            "SO_REUSEPORT in UDP poses a significant security concern."
+        )
     if sock is None:
-        sock = await datagram_socket(loop, local_addr, remote_addr, family, proto, flags)
-        try:
-            if reuse_port:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if allow_broadcast:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        except OSError:
-            sock.close()
-            raise
-    elif sock.type != socket.SOCK_DGRAM:
-        raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+        options = SocketOptions(reuse_port, allow_broadcast)
+        sock = await datagram_socket(loop, local_addr, remote_addr, family, proto, flags, options)
+    else:
+        if sock.type != socket.SOCK_DGRAM:
+            raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+        given = dict(
+            local_addr=local_addr,
+            remote_addr=remote_addr,
+            family=family,
+            proto=proto,
+            flags=flags,
+            reuse_port=reuse_port,
+            allow_broadcast=allow_broadcast,
+        )
+        problems = ", ".join(f"{key}={value}" for key, value in given.items() if value)
+        if problems:  # asyncio's words: they would silently do nothing to a ready socket
+            raise ValueError(
+                f"socket modifier keyword arguments can not be used when sock is specified. "
+                f"({problems})"
+            )
     sock.setblocking(False)
     remote = peer_of(sock)
     transport = DatagramTransport(loop, sock, protocol_factory(), remote)
@@ -162,14 +244,40 @@ async def create_datagram_endpoint(
     return transport, transport.protocol
 
 
+class SocketOptions(NamedTuple):
+    """What is set on a new UDP socket before ``bind()`` (``SO_REUSEPORT`` after it is
+    too late: the bind already failed with ``EADDRINUSE``)."""
+
+    reuse_port: bool | None = None
+    allow_broadcast: bool | None = None
+
+    def apply(self, sock: socket.socket) -> None:
+        if self.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if self.allow_broadcast:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+
+
 async def datagram_socket(
-    loop: Any, local_addr: Any, remote_addr: Any, family: int, proto: int, flags: int
+    loop: Any,
+    local_addr: Any,
+    remote_addr: Any,
+    family: int,
+    proto: int,
+    flags: int,
+    options: SocketOptions,
 ) -> socket.socket:
     """Resolve the addresses (a port may be a string), then bind and/or connect a UDP socket."""
     if local_addr is None and remote_addr is None:
         if family == 0:
             raise ValueError("unexpected address family")
-        return socket.socket(family, socket.SOCK_DGRAM, proto)
+        sock = socket.socket(family, socket.SOCK_DGRAM, proto)
+        try:
+            options.apply(sock)
+        except OSError:
+            sock.close()
+            raise
+        return sock
     resolved = {}
     for role, address in (("local", local_addr), ("remote", remote_addr)):
         if address is not None:
@@ -181,6 +289,7 @@ async def datagram_socket(
     sock = socket.socket(family_, type_, proto_)
     try:
         sock.setblocking(False)
+        options.apply(sock)
         if "local" in resolved:
             sock.bind(resolved["local"][4])
         if "remote" in resolved:

@@ -1,8 +1,9 @@
 """``EventLoop``: chapter 09's loop presented as an ``asyncio.AbstractEventLoop``.
 
-Every asyncio callback is an ``asyncio.Handle`` (or ``TimerHandle``) that our
-loop schedules like any other callback, with its own ``call_soon``,
-``call_at`` and ``add_reader``; ``_run_handle`` runs it. asyncio's own ``Future``
+Every asyncio callback is an ``asyncio.Handle`` (or ``TimerHandle``): ``call_soon``
+puts it on a ready queue that our loop drains right after each wait (before
+the I/O callbacks that wait found, as asyncio's ``_run_once``); ``call_at`` and
+``add_reader`` hand it to our loop's own; ``_run_handle`` runs it. asyncio's own ``Future``
 and ``Task`` do the rest: they only ever ask the loop for ``call_soon``,
 ``create_future``, ``get_debug`` and ``call_exception_handler``.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import os
 import sys
 import threading
@@ -26,13 +28,25 @@ from typing import Any
 from eventloop.aio import sockets
 from eventloop.aio.errors import ErrorMethods
 from eventloop.aio.watching import COROUTINE_ORIGIN_DEPTH, WatchedMethods
+from eventloop.handlers import call_recorded
 from eventloop.recorder import Recorder
+from eventloop.select_loop import callback_name
 from eventloop.selectors_loop import SelectorLoop
+
+MAXIMUM_SELECT_TIMEOUT = 24 * 3600
+"""The longest one wait may last, in seconds (asyncio's): a longer timer is waited for in steps."""
 
 
 class InnerLoop(SelectorLoop):
     """Chapter 09's loop, never "idle": an asyncio loop with nothing to do still waits,
-    for a ``call_soon_threadsafe`` or a ``stop()``, until it is told to stop."""
+    for a ``call_soon_threadsafe`` or a ``stop()``, until it is told to stop.
+
+    One iteration keeps asyncio's order (``_run_once``): wait (not at all while callbacks
+    are ready); run the callbacks that were ready *before* the wait (``ready``, asyncio's
+    ready queue: what ``call_soon`` queued, in order); then the I/O callbacks the wait
+    found; then the timers now due. So an I/O callback never overtakes a callback queued
+    before it, and what any of them queues waits for the next iteration.
+    """
 
     def __init__(
         self,
@@ -40,22 +54,49 @@ class InnerLoop(SelectorLoop):
         recorder: Recorder | None = None,
         instruments: list[Any],
         tell: Callable[..., None],
+        ready: deque[events.Handle],
+        run_ready: Callable[[], None],
     ) -> None:
         super().__init__(recorder=recorder)
         self.instruments = instruments  # the outer loop's list: chapter 12's I/O wait hooks
         self.tell = tell  # calls a hook on each of them (EventLoop._tell)
+        self.ready = ready  # the outer loop's ready queue (EventLoop._ready)
+        self.run_ready = run_ready  # runs what it held when called (EventLoop._run_ready)
 
     def is_idle(self) -> bool:
         return False
 
+    def timeout(self, deadline: float | None) -> float | None:
+        """No wait while callbacks are ready, and none longer than a day, as asyncio's
+        ``_run_once``: epoll cannot wait more than ~24.8 days (2**31 ms) and raises
+        ``OverflowError`` for a longer timeout; waking once a day to wait again costs nothing."""
+        if self.ready:
+            return 0.0
+        timeout = super().timeout(deadline)
+        return timeout if timeout is None else min(timeout, MAXIMUM_SELECT_TIMEOUT)
+
     def wait_for_readiness(self, timeout: float | None) -> tuple[list[Any], list[Any]]:
-        """Chapter 09's wait, with the instruments told before and after it."""
+        """Chapter 09's wait, with the instruments told before and after it; then the
+        callbacks that were ready before it, so that they run before its I/O callbacks."""
         if not self.instruments:
-            return super().wait_for_readiness(timeout)
-        self.tell("before_io_wait", timeout)
-        readable, writable = super().wait_for_readiness(timeout)
-        self.tell("after_io_wait", timeout, len(readable) + len(writable))
+            readable, writable = super().wait_for_readiness(timeout)
+        else:
+            self.tell("before_io_wait", timeout)
+            readable, writable = super().wait_for_readiness(timeout)
+            self.tell("after_io_wait", timeout, len(readable) + len(writable))
+        if self.ready:
+            self.drain()
         return readable, writable
+
+    def drain(self) -> None:
+        """Run the ready callbacks; a recorder sees the drain as one callback (chapter 11)."""
+        if self.recorder is None:
+            self.run_ready()
+            return
+        name = callback_name(self.run_ready)
+        error = call_recorded(self.run_ready, name, -1, "callback", self.iteration, self.recorder)
+        if error is not None:
+            raise error
 
 
 class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.AbstractEventLoop):
@@ -69,8 +110,13 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._instruments: list[Any] = list(instruments)  # chapter 12: eventloop.observe
         self._spawned: weakref.WeakSet[Any] = weakref.WeakSet()
         # a recorder draws asyncio code's timeline, one row per task
+        self._ready: deque[events.Handle] = deque()  # call_soon's queue, in order
         self._inner = self.inner_class(
-            recorder=recorder, instruments=self._instruments, tell=self._tell
+            recorder=recorder,
+            instruments=self._instruments,
+            tell=self._tell,
+            ready=self._ready,
+            run_ready=self._run_ready,
         )
         self.recorder = recorder
         self._closed = False
@@ -85,8 +131,6 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._asyncgens: weakref.WeakSet[Any] = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
         self._timers: dict[int, Any] = {}  # id(TimerHandle) -> our loop's Timer
-        self._ready: deque[events.Handle] = deque()  # call_soon's queue, in order
-        self._drain_scheduled = False
 
     # --- callbacks and time --------------------------------------------------------------------
 
@@ -101,9 +145,6 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._ready.append(handle)
         if self._instruments:
             self._scheduled(handle)
-        if not self._drain_scheduled:
-            self._drain_scheduled = True
-            self._inner.call_soon(self._run_ready)
         return handle
 
     def call_later(self, delay: float, callback: Callable[..., object], *args: Any, context=None):
@@ -114,8 +155,12 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         if self._debug:
             self._check_thread()
         handle = events.TimerHandle(when, callback, args, self, context)
-        self._timers[id(handle)] = self._inner.call_at(when, self._run_handle, handle)
         handle._scheduled = True
+        if when == math.inf:  # asyncio's "never" (sleep(math.inf), timeout(math.inf)): no timer
+            return handle
+        # NaN is refused by our timer heap (it would never be due and block every later timer)
+        when = max(when, -sys.float_info.max)  # -inf: due at once, as on asyncio's heap
+        self._timers[id(handle)] = self._inner.call_at(when, self._run_handle, handle)
         return handle
 
     def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:
@@ -130,21 +175,18 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
         self._check_closed()
         handle = events.Handle(callback, args, self, context)
         self._ready.append(handle)  # instruments hear of it on the loop's thread, when it runs
-        self._inner.call_soon_threadsafe(self._schedule_drain)
+        self._inner.waker.wake()
         return handle
-
-    def _schedule_drain(self) -> None:
-        if self._ready and not self._drain_scheduled:
-            self._drain_scheduled = True
-            self._inner.call_soon(self._run_ready)
 
     def _run_ready(self) -> None:
         """Run the callbacks queued before this iteration, in order; later ones wait for the
-        next iteration (asyncio's rule: a callback cannot starve I/O by scheduling another)."""
-        self._drain_scheduled = False
-        for _ in range(len(self._ready)):
-            self._run_handle(self._ready.popleft())
-        self._schedule_drain()
+        next iteration (asyncio's rule: a callback cannot starve I/O by scheduling another).
+
+        A ``KeyboardInterrupt`` or ``SystemExit`` from one of them leaves the rest queued:
+        the next ``run_forever`` runs them, as asyncio's does."""
+        ready = self._ready
+        for _ in range(len(ready)):
+            self._run_handle(ready.popleft())
 
     def _run_handle(self, handle: events.Handle) -> None:
         """Every asyncio callback runs here: the seam where chapter 12 watches them."""
@@ -322,18 +364,22 @@ class EventLoop(ErrorMethods, WatchedMethods, sockets.SocketMethods, asyncio.Abs
 
     # --- descriptors ---------------------------------------------------------------------------
 
-    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
+        """Call ``callback(*args)`` whenever ``fd`` is readable; return its ``Handle``
+        (as asyncio's ``_add_reader`` does: a waiter can tell whether it is still the reader)."""
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
         self._inner.add_reader(file_descriptor(fd), self._run_handle, handle)
+        return handle
 
     def remove_reader(self, fd: Any) -> bool:
         return False if self._closed else self._inner.remove_reader(file_descriptor(fd))
 
-    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> events.Handle:
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
         self._inner.add_writer(file_descriptor(fd), self._run_handle, handle)
+        return handle
 
     def remove_writer(self, fd: Any) -> bool:
         return False if self._closed else self._inner.remove_writer(file_descriptor(fd))

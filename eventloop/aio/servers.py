@@ -1,102 +1,99 @@
-"""``create_connection``, ``create_server`` and asyncio's ``Server``, on our loop.
+"""``create_server`` and asyncio's ``Server``, on our loop.
 
-A client: look the address up, connect without blocking (``sock_connect``:
-chapter 02's ``SO_ERROR``), then hand the socket to a ``ProtocolConnection``.
-A server: a listening socket whose reader callback accepts every waiting
-client, a batch at a time (chapter 05), and gives each one a protocol from the
-factory. ``host=None`` means every interface, as in asyncio's API: pass
-``"127.0.0.1"`` to stay on this machine.
+Each listening socket is a ``Listener``, a handler in our loop's list that
+accepts every waiting client, a batch at a time (chapter 05), and gives each
+one a protocol from the factory. Out of descriptors (``EMFILE``), it lets the
+error reach chapter 09's loop, which stops reading it until a descriptor is
+freed or ``EMFILE_RETRY`` passes (``eventloop.emfile``): without that back-off,
+the client waiting in the backlog keeps the socket readable and the server
+spins at 100% CPU.
+
+``create_server`` looks names up in the executor (a lookup can block) and
+binds one socket per address: ``host=None`` means every interface, IPv4 and
+IPv6, as in asyncio's API (pass ``"127.0.0.1"`` to stay on this machine). The
+``Server`` counts its connections, so that ``wait_closed()`` returns once it is
+closed *and* they are gone (asyncio 3.12.1+), and ``close_clients()`` can end them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+import weakref
+from asyncio import events, trsock
+from collections.abc import Iterable
 from typing import Any
 
-from eventloop.aio.transports import ProtocolConnection, SocketTransport
-from eventloop.blocking import bound_socket
+from eventloop.aio.clients import ProtocolFactory, check_tls_options, start
+from eventloop.aio.transports import SocketTransport
+from eventloop.handlers import EventHandler
+from eventloop.tcp_server import OUT_OF_DESCRIPTORS
 
-ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 ACCEPT_BATCH = 16
 
 
-async def create_connection(
-    loop: Any,
-    protocol_factory: ProtocolFactory,
-    host: str | None = None,
-    port: int | None = None,
-    *,
-    ssl: Any = None,
-    family: int = 0,
-    proto: int = 0,
-    flags: int = 0,
-    sock: socket.socket | None = None,
-    local_addr: tuple[str, int] | None = None,
-    **unused: Any,
-) -> tuple[SocketTransport, asyncio.BaseProtocol]:
-    """Connect to ``(host, port)`` (or use ``sock``); return the transport and the protocol."""
-    if ssl:
-        raise NotImplementedError(
-            "eventloop.aio has no TLS: outside this course's loop (use asyncio's own loop)"
-        )
-    if sock is None:
-        if host is None or port is None:
-            raise ValueError("host and port must be given when sock is not")
-        sock = await connected_socket(loop, host, port, family, proto, flags, local_addr)
-    else:
-        sock.setblocking(False)
-    return start(loop, sock, protocol_factory)
+class Listener(EventHandler):
+    """One listening socket of a ``Server``, as a handler in our loop's list."""
 
+    def __init__(self, server: Server, sock: socket.socket) -> None:
+        self.server = server
+        self.sock = sock
+        self.out_of_descriptors: OSError | None = None  # what the last batch ran into
 
-async def connected_socket(
-    loop: Any,
-    host: str,
-    port: int,
-    family: int,
-    proto: int,
-    flags: int,
-    local_addr: tuple[str, int] | None,
-) -> socket.socket:
-    """Try each address the name resolves to; the first that connects wins."""
-    infos = await loop.getaddrinfo(
-        host, port, family=family, type=socket.SOCK_STREAM, proto=proto, flags=flags
-    )
-    if not infos:
-        raise OSError(f"getaddrinfo({host!r}) returned empty list")
-    errors: list[OSError] = []
-    for family_, type_, proto_, _, address in infos:
-        sock = socket.socket(family_, type_, proto_)
-        try:
-            sock.setblocking(False)
-            if local_addr is not None:
-                try:
-                    sock.bind(local_addr)
-                except OSError as error:
-                    raise OSError(
-                        error.errno,
-                        f"error while attempting to bind on address "
-                        f"{local_addr!r}: {error.strerror.lower()}",
-                    ) from None
-            await loop.sock_connect(sock, address)
-            return sock
-        except OSError as error:
-            sock.close()
-            errors.append(error)
-        except BaseException:
-            sock.close()
-            raise
-    if len(errors) == 1:
-        raise errors[0]
-    raise OSError(f"Multiple exceptions: {', '.join(str(error) for error in errors)}")
+    def fileno(self) -> int:
+        return self.sock.fileno()
 
+    def wants_to_receive(self) -> bool:
+        return True
 
-def start(loop: Any, sock: socket.socket, factory: ProtocolFactory) -> tuple[Any, Any]:
-    """A protocol from ``factory`` on a connected ``sock``: connection_made, then reading."""
-    connection = ProtocolConnection(loop.transport_socket(sock), loop, factory())
-    connection.start()
-    return connection.transport, connection.protocol
+    def handle_receive(self) -> None:
+        """Accept the waiting clients, through the loop's seam when something watches
+        (chapter 12: a slow ``connection_made`` is then timed and named, as a transport's
+        reads are). Out of descriptors, raise, so that chapter 09's loop pauses this
+        listener until a descriptor is freed or time passed (``eventloop.emfile``)."""
+        loop = self.server.loop
+        self.out_of_descriptors = None
+        if loop._watching():
+            loop._run_watched(events.Handle(self.accept_waiting, (), loop, None))
+        else:
+            self.accept_waiting()
+        if self.out_of_descriptors is not None:
+            raise self.out_of_descriptors
+
+    def accept_waiting(self) -> None:
+        """Accept the waiting clients, a batch at a time; an error is reported, as asyncio
+        does, and ends the batch (out of descriptors: kept for ``handle_receive`` to raise)."""
+        loop = self.server.loop
+        for _ in range(ACCEPT_BATCH):
+            try:
+                client, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as error:
+                out = error.errno in OUT_OF_DESCRIPTORS
+                loop.call_exception_handler(
+                    {
+                        "message": "socket.accept() out of system resource"
+                        if out
+                        else "Error on accept()",
+                        "exception": error,
+                        "socket": self.sock,
+                    }
+                )
+                if out:
+                    self.out_of_descriptors = error
+                return
+            try:
+                start(loop, client, self.server.factory, self.server)
+            except Exception as error:  # e.g. the factory raised: this client only
+                client.close()
+                loop.call_exception_handler(
+                    {
+                        "message": "Error on transport creation for incoming connection",
+                        "exception": error,
+                        "socket": self.sock,
+                    }
+                )
 
 
 class Server(asyncio.AbstractServer):
@@ -110,12 +107,42 @@ class Server(asyncio.AbstractServer):
         self.factory = factory
         self.backlog = backlog
         self.serving = False
-        self.closed_future: asyncio.Future[None] = loop.create_future()
+        self.accepting: list[Listener] = []  # in our loop's handler list while serving
+        self.clients: weakref.WeakSet[SocketTransport] = weakref.WeakSet()  # still connected
+        self.waiters: list[asyncio.Future[None]] | None = []  # None: closed, no client left
         self.forever: asyncio.Future[None] | None = None
 
     @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return tuple(self.listeners)
+    def sockets(self) -> tuple[trsock.TransportSocket, ...]:
+        """The listening sockets, wrapped as asyncio's are: their options can be read, but
+        not what would break the server (``accept``, ``close``, ``setblocking``)."""
+        return tuple(trsock.TransportSocket(listener) for listener in self.listeners)
+
+    def attach(self, transport: SocketTransport) -> None:
+        """A client connected: ``wait_closed`` waits for it too."""
+        self.clients.add(transport)
+
+    def detach(self, transport: SocketTransport) -> None:
+        """A client's ``connection_lost`` ran: the last one lets ``wait_closed`` return."""
+        self.clients.discard(transport)
+        if not self.clients and not self.listeners:
+            self.wake_up()
+
+    def wake_up(self) -> None:
+        waiters, self.waiters = self.waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def close_clients(self) -> None:
+        """Close every connection this server accepted, after it sends what is queued."""
+        for transport in list(self.clients):
+            transport.close()
+
+    def abort_clients(self) -> None:
+        """Close every connection this server accepted now, dropping what is queued."""
+        for transport in list(self.clients):
+            transport.abort()
 
     def get_loop(self) -> Any:
         return self.loop
@@ -129,39 +156,34 @@ class Server(asyncio.AbstractServer):
         self.serving = True
         for listener in self.listeners:
             listener.listen(self.backlog)
-            self.loop.add_reader(listener.fileno(), self.accept, listener)
-
-    def accept(self, listener: socket.socket) -> None:
-        """Readable listener: accept the waiting clients, a batch at a time."""
-        for _ in range(ACCEPT_BATCH):
-            try:
-                client, _ = listener.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            except OSError as error:  # EMFILE and friends: report, keep serving the others
-                self.loop.call_exception_handler(
-                    {"message": "socket.accept() out of system resource", "exception": error}
-                )
-                return
-            start(self.loop, client, self.factory)
+            self.accepting.append(Listener(self, listener))
+        self.loop._inner.handlers.extend(self.accepting)
 
     def close(self) -> None:
-        """Stop listening; the connections already accepted go on."""
+        """Stop listening; the connections already accepted go on (``close_clients``)."""
         if not self.listeners:
             return
+        for handler in self.accepting:
+            if handler in self.loop._inner.handlers:
+                self.loop._inner.handlers.remove(handler)
+        self.accepting = []
         for listener in self.listeners:
-            if self.serving:
-                self.loop.remove_reader(listener.fileno())
             listener.close()
         self.listeners = []
         self.serving = False
-        if not self.closed_future.done():
-            self.closed_future.set_result(None)
         if self.forever is not None and not self.forever.done():
             self.forever.cancel()
+        if not self.clients:
+            self.wake_up()
 
     async def wait_closed(self) -> None:
-        await asyncio.shield(self.closed_future) if self.listeners else None
+        """Return once the server is closed *and* every connection it accepted is gone, in
+        either order: asyncio's meaning since 3.12.1 (before, it could return at once)."""
+        if self.waiters is None:
+            return
+        waiter = self.loop.create_future()
+        self.waiters.append(waiter)
+        await waiter
 
     async def serve_forever(self) -> None:
         if self.forever is not None:
@@ -188,7 +210,7 @@ class Server(asyncio.AbstractServer):
 async def create_server(
     loop: Any,
     protocol_factory: ProtocolFactory,
-    host: str | list[str] | None = None,
+    host: str | Iterable[str] | None = None,
     port: int | None = None,
     *,
     family: int = socket.AF_UNSPEC,
@@ -198,46 +220,95 @@ async def create_server(
     ssl: Any = None,
     reuse_address: bool | None = None,
     reuse_port: bool | None = None,
+    keep_alive: bool | None = None,
+    ssl_handshake_timeout: float | None = None,
+    ssl_shutdown_timeout: float | None = None,
     start_serving: bool = True,
-    **unused: Any,
 ) -> Server:
     """Listen on ``host:port`` (or ``sock``) and serve each client with a new protocol."""
-    if ssl:
-        raise NotImplementedError(
-            "eventloop.aio has no TLS: outside this course's loop (use asyncio's own loop)"
+    if isinstance(ssl, bool):
+        raise TypeError("ssl argument must be an SSLContext or None")
+    check_tls_options(
+        "create_server",
+        ssl,
+        ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout,
+    )
+    if host is not None or port is not None:
+        if sock is not None:
+            raise ValueError("host/port and sock can not be specified at the same time")
+        hosts = [None] if host == "" else [host] if isinstance(host, (str, type(None))) else host
+        listeners = await listening_sockets(
+            loop, list(hosts), port, family, flags, reuse_address, reuse_port, keep_alive
         )
-    if sock is not None:
-        sock.setblocking(False)
-        listeners = [sock]
     else:
-        hosts = host if isinstance(host, list) else [host or ""]
-        listeners = []
-        try:
-            for name in hosts:
-                listener = bound_socket(socket.SOCK_STREAM, name, port or 0, backlog=backlog)
-                if reuse_port:
-                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                listener.setblocking(False)
-                listeners.append(listener)
-        except OSError as error:
-            for listener in listeners:
-                listener.close()
-            raise OSError(
-                error.errno,
-                f"error while attempting to bind on address "
-                f"{(host, port)!r}: {(error.strerror or str(error)).lower()}",
-            ) from None
+        if sock is None:
+            raise ValueError("Neither host/port nor sock were specified")
+        if sock.type != socket.SOCK_STREAM:
+            raise ValueError(f"A Stream Socket was expected, got {sock!r}")
+        listeners = [sock]
+    for listener in listeners:
+        listener.setblocking(False)
     server = Server(loop, listeners, protocol_factory, backlog)
     if start_serving:
         await server.start_serving()
     return server
 
 
-async def connect_accepted_socket(
-    loop: Any, protocol_factory: ProtocolFactory, sock: socket.socket, **unused: Any
-) -> tuple[Any, Any]:
-    """A protocol on a socket someone else accepted."""
-    if sock.type != socket.SOCK_STREAM:
-        raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-    sock.setblocking(False)
-    return start(loop, sock, protocol_factory)
+async def listening_sockets(
+    loop: Any,
+    hosts: list[str | None],
+    port: int | None,
+    family: int,
+    flags: int,
+    reuse_address: bool | None,
+    reuse_port: bool | None,
+    keep_alive: bool | None,
+) -> list[socket.socket]:
+    """One bound socket per address the hosts resolve to (``None``: every interface, IPv4
+    and IPv6), its options set before ``bind()``: ``SO_REUSEPORT`` set after it is too late."""
+    found = await asyncio.gather(*(addresses(loop, host, port, family, flags) for host in hosts))
+    infos = dict.fromkeys(info for infos in found for info in infos)  # each address once
+    listeners: list[socket.socket] = []
+    try:
+        for family_, type_, proto, _, address in infos:
+            listener = socket.socket(family_, type_, proto)
+            listeners.append(listener)
+            if reuse_address is not False:  # asyncio's default on POSIX: restart at once
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if keep_alive:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if family_ == socket.AF_INET6:  # one socket per family, as asyncio: no dual stack
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                listener.bind(address)
+            except OSError as error:
+                raise OSError(
+                    error.errno,
+                    f"error while attempting to bind on address {address!r}: "
+                    f"{(error.strerror or str(error)).lower()}",
+                ) from None
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+async def addresses(
+    loop: Any, host: str | None, port: int | None, family: int, flags: int
+) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` for a server: a name is looked up in the executor (a lookup can block
+    for seconds), a numeric address at once (it needs no lookup)."""
+    try:
+        return socket.getaddrinfo(
+            host, port, family, socket.SOCK_STREAM, 0, flags | socket.AI_NUMERICHOST
+        )
+    except socket.gaierror:
+        pass
+    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM, flags=flags)
+    if not infos:
+        raise OSError(f"getaddrinfo({host!r}) returned empty list")
+    return infos

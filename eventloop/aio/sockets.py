@@ -5,8 +5,8 @@ try the non-blocking call, and if the socket is not ready, wait for readiness
 with ``add_reader``/``add_writer``, then try again. Name lookups block, so they
 run in the default thread pool, as asyncio's do.
 
-Streams (``create_connection``, ``create_server``, ``connect_accepted_socket``)
-are in ``servers`` and ``transports``; UDP (``create_datagram_endpoint``) in
+Streams are in ``clients`` (``create_connection``, ``connect_accepted_socket``),
+``servers`` (``create_server``) and ``transports``; UDP (``create_datagram_endpoint``) in
 ``datagram``. What the course leaves out (TLS, Unix sockets, pipes,
 subprocesses, signals, sendfile) raises ``NotImplementedError`` naming it.
 """
@@ -19,24 +19,32 @@ import socket
 from typing import Any
 
 from eventloop import awaitables
-from eventloop.aio import datagram, servers
+from eventloop.aio import clients, datagram, servers
 
 
 class SocketMethods:
     """``sock_*`` and lookups; mixed into ``EventLoop``, which provides the rest."""
 
     async def _wait_until_ready(self, sock: socket.socket, direction: str = "read") -> None:
-        """Wait until ``sock`` is readable (``"read"``) or writable, then stop watching it."""
+        """Wait until ``sock`` is readable (``"read"``) or writable, then stop watching it,
+        unless a newer call on the same socket watches it now (this one was cancelled)."""
         waiter = self.create_future()  # type: ignore[attr-defined]
         fd = sock.fileno()
         reading = direction == "read"
         add = self.add_reader if reading else self.add_writer  # type: ignore[attr-defined]
         remove = self.remove_reader if reading else self.remove_writer  # type: ignore[attr-defined]
-        add(fd, _settle, waiter)
+        handle = add(fd, _settle, waiter)
         try:
             await waiter
         finally:
-            remove(fd)
+            if self._watching_with(fd, reading, handle):
+                remove(fd)
+
+    def _watching_with(self, fd: int, reading: bool, handle: Any) -> bool:
+        """Is ``handle`` still ``fd``'s reader (or writer)? A newer ``add_reader`` replaces it."""
+        watcher = self._inner.watchers.get(fd)  # type: ignore[attr-defined]
+        callback = None if watcher is None else watcher.reader if reading else watcher.writer
+        return callback is not None and callback[1][0] is handle
 
     def _check_nonblocking(self, sock: socket.socket) -> None:
         if sock.gettimeout() != 0:
@@ -55,6 +63,35 @@ class SocketMethods:
     async def sock_sendall(self, sock: socket.socket, data: bytes) -> None:
         self._check_nonblocking(sock)
         await awaitables.sock_sendall(sock, data, self._wait_until_ready)
+
+    # Datagrams: the same pattern, one datagram per call (UDP never sends part of one).
+
+    async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, Any]:
+        self._check_nonblocking(sock)
+        while True:
+            try:
+                return sock.recvfrom(bufsize)
+            except (BlockingIOError, InterruptedError):
+                await self._wait_until_ready(sock, "read")
+
+    async def sock_recvfrom_into(
+        self, sock: socket.socket, buf: Any, nbytes: int = 0
+    ) -> tuple[int, Any]:
+        self._check_nonblocking(sock)
+        nbytes = nbytes or len(buf)
+        while True:
+            try:
+                return sock.recvfrom_into(buf, nbytes)
+            except (BlockingIOError, InterruptedError):
+                await self._wait_until_ready(sock, "read")
+
+    async def sock_sendto(self, sock: socket.socket, data: Any, address: Any) -> int:
+        self._check_nonblocking(sock)
+        while True:
+            try:
+                return sock.sendto(data, address)
+            except (BlockingIOError, InterruptedError):
+                await self._wait_until_ready(sock, "write")
 
     async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:
         self._check_nonblocking(sock)
@@ -84,10 +121,10 @@ class SocketMethods:
     async def getnameinfo(self, sockaddr: Any, flags: int = 0):
         return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)  # type: ignore[attr-defined]
 
-    # --- not built yet, or not part of the course -------------------------------------------------
+    # --- streams and datagrams (servers, datagram); what the course leaves out --------------------
 
     async def create_connection(self, protocol_factory, host=None, port=None, **options):
-        return await servers.create_connection(self, protocol_factory, host, port, **options)
+        return await clients.create_connection(self, protocol_factory, host, port, **options)
 
     async def create_server(self, protocol_factory, host=None, port=None, **options):
         return await servers.create_server(self, protocol_factory, host, port, **options)
@@ -100,43 +137,52 @@ class SocketMethods:
         )
 
     async def connect_accepted_socket(self, protocol_factory, sock, **options):
-        return await servers.connect_accepted_socket(self, protocol_factory, sock, **options)
+        return await clients.connect_accepted_socket(self, protocol_factory, sock, **options)
 
     async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
+        raise not_provided("create_unix_connection", "Unix sockets")
 
     async def create_unix_server(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("Unix sockets"))
+        raise not_provided("create_unix_server", "Unix sockets")
 
     async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("TLS"))
+        raise not_provided("start_tls", "TLS")
 
     async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("pipes"))
+        raise not_provided("connect_read_pipe", "pipes")
 
     async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("pipes"))
+        raise not_provided("connect_write_pipe", "pipes")
 
     async def subprocess_exec(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("subprocesses"))
+        raise not_provided("subprocess_exec", "subprocesses")
 
     async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("subprocesses"))
+        raise not_provided("subprocess_shell", "subprocesses")
 
     def add_signal_handler(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(OUT_OF_SCOPE.format("signal handlers"))
+        raise not_provided("add_signal_handler", "signal handlers")
 
     def remove_signal_handler(self, *args: Any, **kwargs: Any) -> bool:
-        raise NotImplementedError(OUT_OF_SCOPE.format("signal handlers"))
+        raise not_provided("remove_signal_handler", "signal handlers")
 
     async def sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
+        raise not_provided("sendfile", "sendfile")
 
     async def sock_sendfile(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(OUT_OF_SCOPE.format("sendfile"))
+        raise not_provided("sock_sendfile", "sendfile")
 
 
 OUT_OF_SCOPE = "eventloop.aio has no {}: outside this course's loop (use asyncio's own loop)"
+
+
+def not_provided(method: str, what: str) -> NotImplementedError:
+    """The error for a method the course's loop leaves out: it names the method and what is
+    missing, instead of asyncio's bare ``NotImplementedError`` from ``AbstractEventLoop``."""
+    return NotImplementedError(
+        f"EventLoop.{method}(): the course's loop does not provide {what}; "
+        + OUT_OF_SCOPE.format(what)
+    )
 
 
 def is_literal(host: str) -> bool:

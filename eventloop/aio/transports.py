@@ -11,6 +11,13 @@ call back: ``write``, ``writelines``, ``write_eof``, ``close``, ``abort``,
 One difference from chapter 05: an asyncio transport does not stop *reading*
 when its outgoing buffer is full. It tells the protocol to stop *writing*
 (``pause_writing``/``resume_writing``) and leaves reading to the protocol.
+
+Another, that every asyncio transport makes: ``TCP_NODELAY``. By default the
+kernel holds back a small segment while an earlier one is unacknowledged
+(Nagle's algorithm), to save packets. A protocol that writes a request in two
+pieces (a header, then a body) then waits a whole delayed-ACK round trip
+(tens of milliseconds) for every exchange. A transport hands the kernel whole
+messages already, so it turns Nagle off where it is made (``set_nodelay``).
 """
 
 from __future__ import annotations
@@ -31,27 +38,66 @@ class ProtocolConnection(TCPConnection):
     """A chapter 05 connection whose hooks are an asyncio ``Protocol``'s."""
 
     def __init__(self, sock: socket.socket, loop: Any, protocol: asyncio.BaseProtocol) -> None:
+        set_nodelay(sock)
         super().__init__(sock, loop._inner.handlers, high_water=None)
         self.loop = loop
         self.protocol = protocol
+        self.buffered = isinstance(protocol, asyncio.BufferedProtocol)  # reads into its buffer
         self.write_high, self.write_low = HIGH_WATER, LOW_WATER
         self.writing_paused = False
+        self.server: Any = None  # the servers.Server that accepted it, if one did
         self.transport = SocketTransport(self)
 
     def start(self) -> None:
-        """``connection_made``, then start reading: the protocol hears nothing before it."""
-        self.protocol.connection_made(self.transport)
+        """``connection_made``, then start reading: the protocol hears nothing before it.
+        A ``connection_made`` that raises is reported and ends the connection: its client
+        is let go, not left connected and never served."""
+        self.guarded(self.protocol.connection_made, self.transport)
         if not self.closed:
             self.handlers.append(self)
 
     def handle_receive(self) -> None:
         """Chapter 05's, run through the loop's seam when something watches (chapter 12):
         a protocol that blocks in ``data_received`` is then timed, named and instrumented,
-        as asyncio's debug mode times a transport's ``_read_ready``."""
+        as asyncio's debug mode times a transport's ``_read_ready``.
+
+        Not while reading is paused: a callback that ran after the wait may have paused it.
+        """
+        if not self.reading:
+            return
+        read = self.receive_into if self.buffered else super().handle_receive
         if self.loop._watching():
-            self.loop._run_watched(events.Handle(super().handle_receive, (), self.loop, None))
+            self.loop._run_watched(events.Handle(read, (), self.loop, None))
         else:
-            super().handle_receive()
+            read()
+
+    def receive_into(self) -> None:
+        """A ``BufferedProtocol`` lends its own buffer (``get_buffer``), the kernel copies
+        into it (``recv_into``), and ``buffer_updated(n)`` says how much came: no new
+        ``bytes`` object per read, which is the point of the protocol."""
+        try:
+            buffer = self.protocol.get_buffer(-1)  # type: ignore[attr-defined]
+            if not len(buffer):
+                raise RuntimeError("get_buffer() returned an empty buffer")
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self.protocol_failed(self.protocol.get_buffer, error)  # type: ignore[attr-defined]
+            return
+        try:
+            size = self.sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return  # readable a moment ago, nothing now
+        except OSError as error:
+            self.close(error)
+            return
+        if not size:
+            self.eof = True
+            self.interest_changed()
+            self.eof_received()
+            return
+        self.bytes_in += size
+        self.guarded(self.protocol.buffer_updated, size)  # type: ignore[attr-defined]
 
     # Chapter 05 closes the connection and lets the loop report a hook's error;
     # asyncio reports it through the loop's exception handler: ``guarded`` does
@@ -71,6 +117,8 @@ class ProtocolConnection(TCPConnection):
 
     def connection_lost(self, error: Exception | None) -> None:
         self.loop.call_soon(self.protocol.connection_lost, error)
+        if self.server is not None:  # then its server may stop waiting (wait_closed)
+            self.loop.call_soon(self.server.detach, self.transport)
 
     def guarded(self, hook: Any, *args: Any) -> Any:
         """Run a protocol callback; an error is the loop's to report, and ends this connection."""
@@ -127,6 +175,7 @@ class SocketTransport(asyncio.Transport):
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.connection.protocol = protocol
+        self.connection.buffered = isinstance(protocol, asyncio.BufferedProtocol)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -194,6 +243,16 @@ class SocketTransport(asyncio.Transport):
     def __repr__(self) -> str:
         state = "closed" if self.connection.closed else "closing" if self.closing else "open"
         return f"<SocketTransport {state} fd={self.connection.fileno()}>"
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off on a TCP socket (asyncio does it for every stream transport)."""
+    if (
+        sock.family in (socket.AF_INET, socket.AF_INET6)
+        and sock.type == socket.SOCK_STREAM
+        and sock.proto in (0, socket.IPPROTO_TCP)
+    ):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def peer_of(sock: socket.socket) -> Any:

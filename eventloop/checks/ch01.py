@@ -116,6 +116,7 @@ def expect_closed(leaks: Leaks, when: str) -> None:
 def unblock(address: tuple[str, int]) -> None:
     """Send one empty datagram, so that a server waiting in ``recvfrom`` returns."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as poke:
+        poke.bind(("127.0.0.1", 0))  # unbound, sendto would bind it on every interface
         poke.sendto(b"", address)
 
 

@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventloop.judge.schedstat import runnable_seconds
+
 # --- leaks -----------------------------------------------------------------------------------
 
 
@@ -121,32 +123,46 @@ def describe_socket(sock: socket.socket) -> str:
 
 @dataclass
 class Measure:
-    """Wall time and CPU time of the block (CPU time of every thread of the process)."""
+    """Wall time, CPU time and runnable time of the block, over every thread of the process.
+
+    ``runnable`` is the time the process's threads ran *or waited for a core*
+    (Linux's schedstat): a loop that polls is runnable all the time even when a
+    busy machine gives it little CPU; one asleep in ``select`` is not. Where
+    schedstat cannot be read it is ``None``, and ``busy`` falls back on CPU time.
+    """
 
     wall: float = 0.0
     cpu: float = 0.0
+    runnable: float | None = None
 
     def busy(self, share: float = 0.15) -> bool:
-        """Did the block keep a core busy more than ``share`` of its wall time?
+        """Did the block keep a core busy, or try to, while it should have slept?
 
-        A loop that rests in ``select`` or ``sleep`` uses one or two percent; a loop
-        that polls uses ~100% of a core on a quiet machine, but on a loaded one (a
-        classroom's shared hub, a test run with more workers than cores) it may get
-        only a third of one: 15% tells the two apart in both cases.
+        Runnable half the wall time or more is a poll whatever the load. On CPU
+        time alone: a loop that rests uses one or two percent; one that polls
+        ~100% of a core on a quiet machine and perhaps a third on a loaded one,
+        so ``share`` (15%) tells the two apart in both cases.
         """
-        return self.wall > 0.05 and self.cpu > share * self.wall
+        if self.wall <= 0.05:
+            return False
+        if self.runnable is not None:
+            return self.runnable > max(0.05, 0.5 * self.wall)
+        return self.cpu > share * self.wall
 
 
 @contextmanager
 def measure() -> Iterator[Measure]:
-    """Time the block with ``time.monotonic`` and ``time.process_time``."""
+    """Time the block with ``time.monotonic``, ``time.process_time`` and schedstat."""
     result = Measure()
-    wall, cpu = time.monotonic(), time.process_time()
+    wall, cpu, runnable = time.monotonic(), time.process_time(), runnable_seconds(os.getpid())
     try:
         yield result
     finally:
         result.wall = time.monotonic() - wall
         result.cpu = time.process_time() - cpu
+        after = runnable_seconds(os.getpid())
+        if runnable is not None and after is not None:
+            result.runnable = after - runnable
 
 
 # --- spying on calls -------------------------------------------------------------------------

@@ -12,7 +12,8 @@ Each rule below solves a problem a learner would otherwise see:
   ``AGGREGATE`` spans, time is cut into ``BINS`` bins, each drawn as tall as it
   was busy (``busy_fractions``, ``draw_binned``);
 * captions that cover each other or a bar cannot be read: a caption goes where
-  it fits, or nowhere (``label_spans``).
+  it fits, or nowhere (``label_spans``); and never before its bar, where it
+  would read as an earlier event.
 
 Why a module of its own: ``timeline`` then reads as the figure alone (axes,
 legend, the highlighted iteration), and each rule here can be read and tested
@@ -190,7 +191,8 @@ def label_spans(ax: Axes, y: float, row: Row, extent_ms: tuple[float, float]) ->
     """Caption spans where there is room, so that no caption covers another or a span.
 
     A caption goes inside a span wide enough to hold it, else just after the
-    span, else just before it, else nowhere. The loop's waits are never
+    span, else nowhere: never before it, where a caption beside a thin bar reads
+    as an earlier event. The loop's waits are never
     captioned: the legend names them. The last span's caption may run past the
     data (the rightmost bar used to lose its label); returns where the captions
     end, so that the axis can be widened to show them.
@@ -198,7 +200,6 @@ def label_spans(ax: Axes, y: float, row: Row, extent_ms: tuple[float, float]) ->
     spans = [s for s in row.spans if s.kind != "select"]
     width_ms = extent_ms[1] - extent_ms[0]
     gap = width_ms * 0.006
-    taken = extent_ms[0] - width_ms * 0.02  # the axis starts here (see timeline.style_axes)
     reach = extent_ms[1]
     for span, after in zip(spans, [*spans[1:], None], strict=False):  # after the last: None
         begin = span.start * 1000
@@ -213,9 +214,6 @@ def label_spans(ax: Axes, y: float, row: Row, extent_ms: tuple[float, float]) ->
             end += gap + needed
             # a caption past the data widens the axis, which shrinks the data: leave room
             reach = max(reach, end + needed * 0.25) if after is None else reach
-        elif begin - 2 * gap - needed >= taken:
-            caption(ax, begin - gap, y, span.label, "right")
-        taken = end
     return reach
 
 

@@ -245,3 +245,24 @@ def test_the_rightmost_bar_keeps_its_caption():
     last = max(captions, key=lambda t: t.get_position()[0])
     assert last.get_position()[0] > 20.0  # after the last bar, not before it
     assert ax.get_xlim()[1] > 20.0 * 1.1  # the axis was widened to show it
+
+
+def test_a_caption_never_sits_before_its_bar():
+    """Issue 27: a caption left of a thin bar reads as an earlier event.
+
+    Two thin bars close together, with room before the first: the first bar's caption fits
+    neither inside it nor between the two bars, so it goes nowhere, never before the bar.
+    """
+    recorder = Recorder(clock=lambda: 0.0)
+    recorder.record_select(0, 0.0, 0.050, [3], [], [3], [])
+    recorder.record_handler(0, "echo", 3, "handle_receive", 0.050, 0.0501)
+    recorder.record_select(1, 0.0501, 0.0506, [3], [], [3], [])
+    recorder.record_handler(1, "echo", 3, "handle_receive", 0.0506, 0.0507)
+    recorder.record_select(2, 0.0507, 0.100, [3], [], [], [])
+    ax = plot_timeline(recorder)
+    captions = [t for t in ax.texts if t.get_text() == "handle_receive(fd 3)"]
+    assert captions, "the second bar keeps its caption, after it"
+    for text in captions:
+        assert text.get_ha() != "right" and text.get_position()[0] >= 50.0, (
+            f"a caption at {text.get_position()[0]:.1f} ms, before the bars (50 ms)"
+        )

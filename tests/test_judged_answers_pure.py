@@ -1,0 +1,363 @@
+"""Wrong and right answers to the exercises whose answer is a function of plain values.
+
+5.4 ``should_read``, 6.1 ``split_lines``, 6.2 ``parse_messages`` and 7.1
+``next_timeout`` are judged differentially: the learner's function in a
+candidate, the worked answer in the judge, on the same generated cases, the
+argument's state after the call compared too (``eventloop.checks.differential``).
+The wrong answers here are of the kinds learners write (state kept between
+calls, ``strip()``, decoding, an off-by-one at the delimiter, sizes fitted to
+the example, consuming the whole buffer); the right ones are written
+differently from the worked answer. Each runs with three seeds. And each
+reference is the solution notebook's answer: they agree on the generated cases.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import nbformat
+import pytest
+from exercise_checks import hint_of, verdict_of
+
+from eventloop.checks.ch06 import (
+    check_6_1,
+    check_6_2,
+    parse_messages_rounds,
+    reference_parse_messages,
+    reference_split_lines,
+    split_lines_rounds,
+)
+from eventloop.checks.differential import apply
+
+SEEDS = [11, 22, 33]
+SOLUTIONS = Path(__file__).parent.parent / "solutions"
+
+
+def solution_of(notebook: str, exercise: str, name: str) -> object:
+    """The function the solutions notebook's exercise cell defines."""
+    cells = nbformat.read(SOLUTIONS / notebook, as_version=4).cells
+    (source,) = [c.source for c in cells if c.source.startswith(f"# Exercise {exercise}:")]
+    namespace: dict[str, object] = {"struct": struct}
+    exec(compile(source, f"<{notebook} {exercise}>", "exec"), namespace)
+    return namespace[name]
+
+
+# --- 6.1 split_lines -----------------------------------------------------------------------------
+
+
+def split_lines_stripped(buffer):
+    lines = []
+    while (end := buffer.find(b"\n")) >= 0:
+        lines.append(bytes(buffer[:end]).strip())
+        del buffer[: end + 1]
+    return lines
+
+
+def split_lines_as_text(buffer):
+    *lines, rest = buffer.decode().split("\n")
+    buffer[:] = rest.encode()
+    return [line.encode() for line in lines]
+
+
+def split_lines_with_splitlines(buffer):
+    end = buffer.rfind(b"\n")
+    if end < 0:
+        return []
+    lines = bytes(buffer[: end + 1]).splitlines()
+    del buffer[: end + 1]
+    return lines
+
+
+def split_lines_for_windows_too(buffer):
+    lines = []
+    while (end := buffer.find(b"\n")) >= 0:
+        lines.append(bytes(buffer[:end]).rstrip(b"\r"))
+        del buffer[: end + 1]
+    return lines
+
+
+pending = bytearray()
+
+
+def split_lines_into_a_module_buffer(buffer):
+    """State kept between calls: the bytes move into a buffer of its own."""
+    pending.extend(buffer)
+    buffer.clear()
+    lines = []
+    while (end := pending.find(b"\n")) >= 0:
+        lines.append(bytes(pending[:end]))
+        del pending[: end + 1]
+    return lines
+
+
+def split_lines_one_byte_too_far(buffer):
+    lines = []
+    while (end := buffer.find(b"\n")) >= 0:
+        lines.append(bytes(buffer[:end]))
+        del buffer[: end + 2]
+    return lines
+
+
+def split_lines_two_at_most(buffer):
+    """Fitted to the example: it had two complete lines."""
+    lines = []
+    for _ in range(2):
+        end = buffer.find(b"\n")
+        if end < 0:
+            break
+        lines.append(bytes(buffer[:end]))
+        del buffer[: end + 1]
+    return lines
+
+
+def split_lines_skipping_blank_lines(buffer):
+    *lines, rest = bytes(buffer).split(b"\n")
+    buffer[:] = rest
+    return [line for line in lines if line]
+
+
+def split_lines_with_a_default_list(buffer, lines=[]):  # noqa: B006 - the mistake itself
+    while (end := buffer.find(b"\n")) >= 0:
+        lines.append(bytes(buffer[:end]))
+        del buffer[: end + 1]
+    return lines
+
+
+def split_lines_consuming_everything(buffer):
+    *lines, _rest = bytes(buffer).split(b"\n")
+    del buffer[:]
+    return lines
+
+
+def split_lines_with_split(buffer):
+    """Right: split once, put the incomplete rest back."""
+    *lines, rest = bytes(buffer).split(b"\n")
+    buffer[:] = rest
+    return lines
+
+
+def split_lines_with_index(buffer):
+    """Right: index and ValueError, and bytearray frames."""
+    lines = []
+    while True:
+        try:
+            end = buffer.index(b"\n")
+        except ValueError:
+            return lines
+        lines.append(buffer[:end])
+        buffer[: end + 1] = b""
+
+
+def split_lines_from_the_last_newline(buffer):
+    """Right: one cut at the last newline."""
+    end = buffer.rfind(b"\n")
+    if end < 0:
+        return []
+    lines = bytes(buffer[:end]).split(b"\n")
+    del buffer[: end + 1]
+    return lines
+
+
+# --- 6.2 parse_messages --------------------------------------------------------------------------
+
+
+def parse_little_endian(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        size = int.from_bytes(buffer[:4], "little")
+        if len(buffer) < 4 + size:
+            break
+        messages.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    return messages
+
+
+def parse_signed(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!i", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+        if size < 0:
+            break
+    return messages
+
+
+def parse_stripped(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(bytes(buffer[4 : 4 + size]).strip())
+        del buffer[: 4 + size]
+    return messages
+
+
+def parse_as_text(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(buffer[4 : 4 + size].decode().encode())
+        del buffer[: 4 + size]
+    return messages
+
+
+def parse_needing_one_more_byte(buffer):
+    """Off by one: a message that fills the buffer exactly waits for a byte more."""
+    messages = []
+    while len(buffer) > 4:
+        (size,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) <= 4 + size:
+            break
+        messages.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    return messages
+
+
+def parse_low_two_bytes(buffer):
+    """Fitted to small examples: only the low 16 bits of the length."""
+    messages = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!H", buffer[2:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    return messages
+
+
+def parse_consuming_everything(buffer):
+    messages = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        messages.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    buffer.clear()
+    return messages
+
+
+seen = []
+
+
+def parse_remembering(buffer):
+    """State kept between calls: messages collected in a module list."""
+    while len(buffer) >= 4:
+        (size,) = struct.unpack("!I", buffer[:4])
+        if len(buffer) < 4 + size:
+            break
+        seen.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    return seen
+
+
+def parse_with_offsets(buffer):
+    """Right: walk with an offset and unpack_from, cut once at the end."""
+    messages, offset = [], 0
+    while len(buffer) - offset >= 4:
+        (size,) = struct.unpack_from(">I", buffer, offset)
+        if len(buffer) - offset - 4 < size:
+            break
+        messages.append(bytes(buffer[offset + 4 : offset + 4 + size]))
+        offset += 4 + size
+    del buffer[:offset]
+    return messages
+
+
+def parse_with_int_from_bytes(buffer):
+    """Right: int.from_bytes big-endian, and bytearray messages."""
+    messages = []
+    while len(buffer) >= 4:
+        size = int.from_bytes(bytes(buffer[:4]), "big")
+        if len(buffer) - 4 >= size:
+            messages.append(buffer[4 : 4 + size])
+            buffer[: 4 + size] = b""
+        else:
+            return messages
+    return messages
+
+
+# --- the verdicts --------------------------------------------------------------------------------
+
+WRONG = [
+    pytest.param(check_6_1, split_lines_stripped, "strip()", id="6.1 strip"),
+    pytest.param(check_6_1, split_lines_as_text, "do not decode", id="6.1 decode"),
+    pytest.param(check_6_1, split_lines_with_splitlines, "splitlines", id="6.1 splitlines"),
+    pytest.param(check_6_1, split_lines_for_windows_too, "b'\\r'", id="6.1 rstrip \\r"),
+    pytest.param(check_6_1, split_lines_into_a_module_buffer, "", id="6.1 module buffer"),
+    pytest.param(check_6_1, split_lines_one_byte_too_far, "nothing more", id="6.1 end + 2"),
+    pytest.param(check_6_1, split_lines_two_at_most, "while", id="6.1 two lines at most"),
+    pytest.param(check_6_1, split_lines_skipping_blank_lines, "empty line", id="6.1 no blanks"),
+    pytest.param(check_6_1, split_lines_with_a_default_list, "between calls", id="6.1 default"),
+    pytest.param(
+        check_6_1, split_lines_consuming_everything, "must stay", id="6.1 consumes everything"
+    ),
+    pytest.param(check_6_2, parse_little_endian, "big-endian", id="6.2 little-endian"),
+    pytest.param(check_6_2, parse_signed, "unsigned", id="6.2 signed"),
+    pytest.param(check_6_2, parse_stripped, "strip()", id="6.2 strip"),
+    pytest.param(check_6_2, parse_as_text, "do not decode", id="6.2 decode"),
+    pytest.param(check_6_2, parse_needing_one_more_byte, "", id="6.2 one byte more"),
+    pytest.param(check_6_2, parse_low_two_bytes, "65,535", id="6.2 low 16 bits"),
+    pytest.param(check_6_2, parse_consuming_everything, "must stay", id="6.2 consumes all"),
+    pytest.param(check_6_2, parse_remembering, "between calls", id="6.2 module list"),
+]
+
+RIGHT = [
+    pytest.param(check_6_1, split_lines_with_split, id="6.1 split"),
+    pytest.param(check_6_1, split_lines_with_index, id="6.1 index"),
+    pytest.param(check_6_1, split_lines_from_the_last_newline, id="6.1 rfind"),
+    pytest.param(check_6_2, parse_with_offsets, id="6.2 offsets"),
+    pytest.param(check_6_2, parse_with_int_from_bytes, id="6.2 int.from_bytes"),
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("check", "wrong", "clue"), WRONG)
+def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue, seed):
+    pending.clear()
+    seen.clear()
+    assert not check(wrong, seed=seed).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed", out
+    assert f"seed {seed}" in out and "case:" in out, out
+    assert clue in hint_of(out), out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("check", "right"), RIGHT)
+def test_right_answers_written_differently_pass(capsys, check, right, seed):
+    assert check(right, seed=seed).passed, capsys.readouterr().out
+
+
+# --- the references are the worked answers -------------------------------------------------------
+
+REFERENCES = [
+    pytest.param(
+        "06-framing.ipynb", "6.1", "split_lines", reference_split_lines, split_lines_rounds,
+        id="6.1",
+    ),
+    pytest.param(
+        "06-framing.ipynb", "6.2", "parse_messages", reference_parse_messages,
+        parse_messages_rounds, id="6.2",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("notebook", "exercise", "name", "reference", "rounds"), REFERENCES)
+def test_the_reference_is_the_solution_notebooks_answer(
+    notebook, exercise, name, reference, rounds
+):
+    solution = solution_of(notebook, exercise, name)
+    for seed in SEEDS:
+        cases = [case for round_ in rounds(seed) for case in round_]
+        assert len(cases) > 100
+        for case in cases:
+            args = case if isinstance(case, tuple) else (case,)
+            assert apply(solution, *args) == apply(reference, *args), (seed, case)

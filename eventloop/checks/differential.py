@@ -108,7 +108,8 @@ class Exercise:
     ``describe`` says a case in words; ``explain(case, expected, got)`` builds
     the ``CheckFailed`` for a case where ``(result, argument_after)`` differ,
     naming the likely mistake; ``differs`` compares them (``!=`` by default);
-    ``smaller`` proposes smaller cases to try when one fails.
+    ``smaller`` proposes smaller cases to try when one fails; ``show`` says a
+    ``(result, argument_after)`` pair in a verdict.
     """
 
     name: str
@@ -117,6 +118,7 @@ class Exercise:
     explain: Callable[[Case, tuple, tuple], CheckFailed]
     differs: Callable[[tuple, tuple], bool] = lambda expected, got: expected != got
     smaller: Callable[[Case], list[Case]] = lambda case: []
+    show: Callable[[tuple], str] = lambda pair: show_pair(pair)
 
 
 DRIVER = "(course driver on_arguments)"
@@ -160,19 +162,26 @@ def compare(trial: Trial, exercise: Exercise, label: str, cases: list[Case]) -> 
     for case, got in zip(cases, observed):
         expected = apply(exercise.reference, *case)
         if exercise.differs(expected, got):
-            again = observe(trial, exercise, label, [case])[0]
-            if again != got:
-                trial.case = f"{label}: {exercise.describe(case)}, twice"
-                raise CheckFailed(
-                    f"{exercise.name} gave two different answers to the same call",
-                    expected=show_pair(expected),
-                    got=f"{show_pair(got)}, then {show_pair(again)}",
-                    hint="the answer must depend only on the arguments: does your function "
-                    "keep something between calls (a global, a default list, a class attribute)?",
-                )
+            expect_repeatable(trial, exercise, label, case, expected, got)
             case, expected, got = smallest(trial, exercise, label, case, got)
             trial.case = f"{label}: {exercise.describe(case)}"
             raise exercise.explain(case, expected, got)
+
+
+def expect_repeatable(
+    trial: Trial, exercise: Exercise, label: str, case: Case, expected: tuple, got: tuple
+) -> None:
+    """Call the learner's function on ``case`` again: a different answer means kept state."""
+    again = observe(trial, exercise, label, [case])[0]
+    if again != got:
+        trial.case = f"{label}: {exercise.describe(case)}, twice"
+        raise CheckFailed(
+            f"{exercise.name} gave two different answers to the same call",
+            expected=exercise.show(expected),
+            got=f"{exercise.show(got)}, then {exercise.show(again)}",
+            hint="the answer must depend only on the arguments: does your function "
+            "keep something between calls (a global, a default list, a class attribute)?",
+        )
 
 
 def smallest(

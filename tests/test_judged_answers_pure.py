@@ -30,6 +30,7 @@ from eventloop.checks.ch05_watermarks import (
 from eventloop.checks.ch06 import (
     check_6_1,
     check_6_2,
+    check_6_3,
     parse_messages_rounds,
     reference_parse_messages,
     reference_split_lines,
@@ -37,6 +38,7 @@ from eventloop.checks.ch06 import (
 )
 from eventloop.checks.ch07 import check_7_1, next_timeout_rounds, reference_next_timeout
 from eventloop.checks.differential import apply
+from eventloop.tcp import TCPConnection
 
 SEEDS = [11, 22, 33]
 SOLUTIONS = Path(__file__).parent.parent / "solutions"
@@ -68,6 +70,7 @@ def should_read_keeping_its_own_state(reading, queued, high, low):
         paused["now"] = True
     elif queued <= low:
         paused["now"] = False
+    ShouterWithAClassBuffer.buffer.clear()
     return not paused["now"]
 
 
@@ -429,6 +432,105 @@ def timeout_with_nsmallest(deadlines, now):
     return float(max(earliest - now, 0))
 
 
+# --- 6.3 Shouter ---------------------------------------------------------------------------------
+
+
+class ShouterWithAClassBuffer(TCPConnection):
+    """State kept between connections: one buffer on the class, shared by all."""
+
+    buffer = bytearray()
+
+    def data_received(self, data):
+        self.buffer += data
+        while (end := self.buffer.find(b"\n")) >= 0:
+            self.send(bytes(self.buffer[:end]).upper() + b"!\n")
+            del self.buffer[: end + 1]
+
+
+class BufferedShouter(TCPConnection):
+    def __init__(self, sock, handlers):
+        super().__init__(sock, handlers)
+        self.buffer = bytearray()
+
+
+class ShouterStripping(BufferedShouter):
+    def data_received(self, data):
+        self.buffer += data
+        while (end := self.buffer.find(b"\n")) >= 0:
+            self.send(bytes(self.buffer[:end]).strip().upper() + b"!\n")
+            del self.buffer[: end + 1]
+
+
+class ShouterDroppingTheRest(BufferedShouter):
+    """Consumes the whole buffer: the incomplete rest of a line is lost."""
+
+    def data_received(self, data):
+        self.buffer += data
+        for line in bytes(self.buffer).split(b"\n")[:-1]:
+            self.send(line.upper() + b"!\n")
+        self.buffer.clear()
+
+
+class ShouterOffByOne(BufferedShouter):
+    """Leaves the newline in the buffer: it starts the next line."""
+
+    def data_received(self, data):
+        self.buffer += data
+        start = 0
+        while (end := self.buffer.find(b"\n", start)) >= 0:
+            self.send(bytes(self.buffer[start:end]).upper() + b"!\n")
+            start = end
+            if start >= len(self.buffer) - 1:
+                break
+            start += 1
+        del self.buffer[:start]
+
+
+class ShouterOfTheLastLine(BufferedShouter):
+    """Replies only to the last complete line in the buffer."""
+
+    def data_received(self, data):
+        self.buffer += data
+        *lines, rest = bytes(self.buffer).split(b"\n")
+        if lines:
+            self.send(lines[-1].upper() + b"!\n")
+        self.buffer[:] = rest
+
+
+class ShouterWithoutCarriageReturns(BufferedShouter):
+    def data_received(self, data):
+        self.buffer += data
+        while (end := self.buffer.find(b"\n")) >= 0:
+            self.send(bytes(self.buffer[:end]).rstrip(b"\r").upper() + b"!\n")
+            del self.buffer[: end + 1]
+
+
+class ShouterWithPartition(TCPConnection):
+    """Right: bytes and partition."""
+
+    def __init__(self, sock, handlers):
+        super().__init__(sock, handlers)
+        self.pending = b""
+
+    def data_received(self, data):
+        self.pending += data
+        while b"\n" in self.pending:
+            line, _, self.pending = self.pending.partition(b"\n")
+            self.send(line.upper() + b"!\n")
+
+
+class ShouterCollectingReplies(TCPConnection):
+    """Right: one send for all the replies to a chunk, split once."""
+
+    def __init__(self, sock, handlers):
+        super().__init__(sock, handlers)
+        self.rest = b""
+
+    def data_received(self, data):
+        *lines, self.rest = (self.rest + data).split(b"\n")
+        self.send(b"".join(line.upper() + b"!\n" for line in lines))
+
+
 # --- the verdicts --------------------------------------------------------------------------------
 
 WRONG = [
@@ -460,6 +562,12 @@ WRONG = [
     pytest.param(check_6_2, parse_low_two_bytes, "65,535", id="6.2 low 16 bits"),
     pytest.param(check_6_2, parse_consuming_everything, "must stay", id="6.2 consumes all"),
     pytest.param(check_6_2, parse_remembering, "between calls", id="6.2 module list"),
+    pytest.param(check_6_3, ShouterWithAClassBuffer, "not on the class", id="6.3 class buffer"),
+    pytest.param(check_6_3, ShouterStripping, "strip()", id="6.3 strip"),
+    pytest.param(check_6_3, ShouterDroppingTheRest, "keep the incomplete rest", id="6.3 clear"),
+    pytest.param(check_6_3, ShouterOffByOne, "", id="6.3 off by one"),
+    pytest.param(check_6_3, ShouterOfTheLastLine, "split at every", id="6.3 last line only"),
+    pytest.param(check_6_3, ShouterWithoutCarriageReturns, "", id="6.3 rstrip \\r"),
     pytest.param(check_7_1, timeout_sorting_in_place, "caller's list", id="7.1 sort()"),
     pytest.param(check_7_1, timeout_popping_the_heap, "caller's list", id="7.1 heapify"),
     pytest.param(check_7_1, timeout_from_the_clock, "not a clock you read", id="7.1 own clock"),
@@ -478,6 +586,8 @@ RIGHT = [
     pytest.param(check_6_1, split_lines_from_the_last_newline, id="6.1 rfind"),
     pytest.param(check_6_2, parse_with_offsets, id="6.2 offsets"),
     pytest.param(check_6_2, parse_with_int_from_bytes, id="6.2 int.from_bytes"),
+    pytest.param(check_6_3, ShouterWithPartition, id="6.3 partition"),
+    pytest.param(check_6_3, ShouterCollectingReplies, id="6.3 one send"),
     pytest.param(check_7_1, timeout_with_a_loop, id="7.1 a loop"),
     pytest.param(check_7_1, timeout_with_nsmallest, id="7.1 nsmallest"),
 ]
@@ -490,6 +600,7 @@ def test_wrong_answers_fail_naming_the_mistake(capsys, check, wrong, clue, seed)
     seen.clear()
     last_now.clear()
     paused["now"] = False
+    ShouterWithAClassBuffer.buffer.clear()
     assert not check(wrong, seed=seed).passed
     status, out = verdict_of(capsys)
     assert status == "failed", out
@@ -536,3 +647,14 @@ def test_the_reference_is_the_solution_notebooks_answer(
         for case in cases:
             args = case if isinstance(case, tuple) else (case,)
             assert apply(solution, *args) == apply(reference, *args), (seed, case)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_solution_notebooks_shouter_passes_6_3(capsys, seed):
+    """6.3's reference is ``reference_shout`` (what a client must receive); the notebook's
+    class, run by the check on the same generated connections, agrees with it."""
+    cells = nbformat.read(SOLUTIONS / "06-framing.ipynb", as_version=4).cells
+    (source,) = [c.source for c in cells if c.source.startswith("# Exercise 6.3:")]
+    namespace: dict[str, object] = {"TCPConnection": TCPConnection}
+    exec(compile(source, "<06-framing.ipynb 6.3>", "exec"), namespace)
+    assert check_6_3(namespace["Shouter"], seed=seed).passed, capsys.readouterr().out

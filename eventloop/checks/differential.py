@@ -212,7 +212,7 @@ def smallest(
     return best, apply(exercise.reference, *best), best_got
 
 
-def shorter_bytes(data: bytes, most: int = 160, total: int = 1 << 21) -> list[bytes]:
+def shorter_bytes(data: bytes, most: int = 160, total: int = 1 << 18) -> list[bytes]:
     """``data`` with one piece deleted: halves first, then quarters, down to single bytes.
 
     At most ``most`` of them, and ``total`` bytes in all, so one batch stays small.

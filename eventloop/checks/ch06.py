@@ -285,7 +285,8 @@ def run_6_1(trial: Trial) -> None:
     labels = ["small buffers"] + [f"round {n + 1}" for n in range(ROUNDS)]
     for label, buffers in zip(labels, split_lines_rounds(trial.seed)):
         try:
-            compare(trial, SPLIT_LINES, label, [(given,) for given in buffers])
+            cases = [(given,) for given in buffers]
+            compare(trial, SPLIT_LINES, label, cases, one_by_one=label == labels[0])
         except LearnerRaised as raised:
             raise explain_raised(raised) from None
 
@@ -477,7 +478,8 @@ def run_6_2(trial: Trial) -> None:
     labels = ["small buffers"] + [f"round {n + 1}" for n in range(ROUNDS)]
     for label, buffers in zip(labels, parse_messages_rounds(trial.seed)):
         try:
-            compare(trial, PARSE_MESSAGES, label, [(given,) for given in buffers])
+            cases = [(given,) for given in buffers]
+            compare(trial, PARSE_MESSAGES, label, cases, one_by_one=label == labels[0])
         except LearnerRaised as raised:
             raise explain_raised(raised) from None
 

@@ -210,7 +210,7 @@ def check_7_1(
 def run_7_1(trial: Trial) -> None:
     labels = ["small cases"] + [f"round {n + 1}" for n in range(ROUNDS)]
     for label, cases in zip(labels, next_timeout_rounds(trial.seed)):
-        compare(trial, NEXT_TIMEOUT, label, cases)
+        compare(trial, NEXT_TIMEOUT, label, cases, one_by_one=label == labels[0])
 
 
 # --- 7.2 -----------------------------------------------------------------------------------------

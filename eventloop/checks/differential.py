@@ -154,11 +154,23 @@ def observe(trial: Trial, exercise: Exercise, label: str, cases: list[Case]) -> 
     return observed
 
 
-def compare(trial: Trial, exercise: Exercise, label: str, cases: list[Case]) -> None:
+def compare(
+    trial: Trial, exercise: Exercise, label: str, cases: list[Case], one_by_one: bool = False
+) -> None:
     """Run ``cases`` on the learner's function and on the reference; raise on the first that
-    differs, shrunk to the smallest failing case found."""
-    trial.case = f"{label}: {len(cases)} cases"
-    observed = observe(trial, exercise, label, cases)
+    differs, shrunk to the smallest failing case found.
+
+    ``one_by_one`` calls the candidate once per case, so a call that never returns (and
+    is stopped at the time limit) is named by its case: worth it for the small cases.
+    """
+    if one_by_one:
+        observed = []
+        for case in cases:
+            trial.case = f"{label}: {exercise.describe(case)}"
+            observed.extend(observe(trial, exercise, label, [case]))
+    else:
+        trial.case = f"{label}: {len(cases)} cases"
+        observed = observe(trial, exercise, label, cases)
     for case, got in zip(cases, observed):
         expected = apply(exercise.reference, *case)
         if exercise.differs(expected, got):

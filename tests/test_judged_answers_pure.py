@@ -13,7 +13,9 @@ reference is the solution notebook's answer: they agree on the generated cases.
 
 from __future__ import annotations
 
+import ast
 import heapq
+import socket
 import struct
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ import nbformat
 import pytest
 from exercise_checks import hint_of, verdict_of
 
+from eventloop.checks import ch06_shouter
 from eventloop.checks.ch05_watermarks import (
     check_5_4,
     reference_should_read,
@@ -37,7 +40,7 @@ from eventloop.checks.ch06 import (
     split_lines_rounds,
 )
 from eventloop.checks.ch07 import check_7_1, next_timeout_rounds, reference_next_timeout
-from eventloop.checks.differential import apply
+from eventloop.checks.differential import apply, shorter_bytes
 from eventloop.tcp import TCPConnection
 
 SEEDS = [11, 22, 33]
@@ -184,6 +187,15 @@ def split_lines_two_at_most(buffer):
         end = buffer.find(b"\n")
         if end < 0:
             break
+        lines.append(bytes(buffer[:end]))
+        del buffer[: end + 1]
+    return lines
+
+
+def split_lines_thirty_at_most(buffer):
+    """Fitted to a cap: at most 30 lines per call, the rest left for a call that may not come."""
+    lines = []
+    while len(lines) < 30 and (end := buffer.find(b"\n")) >= 0:
         lines.append(bytes(buffer[:end]))
         del buffer[: end + 1]
     return lines
@@ -549,6 +561,7 @@ WRONG = [
     pytest.param(check_6_1, split_lines_into_a_module_buffer, "", id="6.1 module buffer"),
     pytest.param(check_6_1, split_lines_one_byte_too_far, "nothing more", id="6.1 end + 2"),
     pytest.param(check_6_1, split_lines_two_at_most, "while", id="6.1 two lines at most"),
+    pytest.param(check_6_1, split_lines_thirty_at_most, "while", id="6.1 thirty lines at most"),
     pytest.param(check_6_1, split_lines_skipping_blank_lines, "empty line", id="6.1 no blanks"),
     pytest.param(check_6_1, split_lines_with_a_default_list, "between calls", id="6.1 default"),
     pytest.param(
@@ -658,3 +671,39 @@ def test_the_solution_notebooks_shouter_passes_6_3(capsys, seed):
     namespace: dict[str, object] = {"TCPConnection": TCPConnection}
     exec(compile(source, "<06-framing.ipynb 6.3>", "exec"), namespace)
     assert check_6_3(namespace["Shouter"], seed=seed).passed, capsys.readouterr().out
+
+
+# --- the machinery -------------------------------------------------------------------------------
+
+
+def test_a_seed_replays_the_same_verdict(capsys):
+    """The seed printed with a ✗ gives the same case, expected and got when passed back."""
+    check_6_2(parse_low_two_bytes, seed=4242)
+    first = capsys.readouterr().out
+    check_6_2(parse_low_two_bytes, seed=4242)
+    assert capsys.readouterr().out == first and "seed 4242" in first
+
+
+def test_a_failing_case_is_shrunk_keeping_its_mistake(capsys):
+    """The cap shows first on a buffer of 40 to 200 lines; the ✗ shows the smallest buffer
+    found that still shows it: 31 lines, nothing else."""
+    assert not check_6_1(split_lines_thirty_at_most, seed=7).passed
+    out = capsys.readouterr().out
+    given = ast.literal_eval(out.splitlines()[0].split("bytearray(", 1)[1].split(")")[0])
+    assert given.count(b"\n") == 31 and len(given) <= 40, out
+    assert "while" in hint_of(out), out
+
+
+def test_shorter_bytes_deletes_halves_first_then_single_bytes():
+    assert shorter_bytes(b"abcd") == [b"cd", b"ab", b"bcd", b"acd", b"abd", b"abc"]
+    assert shorter_bytes(b"") == []
+    assert all(len(s) < 100_000 for s in shorter_bytes(bytes(100_000)))
+    assert sum(map(len, shorter_bytes(bytes(100_000)))) <= 1 << 18
+
+
+def test_6_3_on_a_stream_pair_where_packets_are_missing(capsys, monkeypatch):
+    """Without SOCK_SEQPACKET (macOS) the pieces may arrive joined: a right answer still passes."""
+    monkeypatch.setattr(ch06_shouter, "packet_pair", socket.socketpair)
+    assert check_6_3(ShouterWithPartition, seed=1).passed, capsys.readouterr().out
+    assert not check_6_3(ShouterWithAClassBuffer, seed=1).passed
+    ShouterWithAClassBuffer.buffer.clear()

@@ -19,6 +19,7 @@ the ✗ names the shortest input found, not the 70,000-byte one that first faile
 from __future__ import annotations
 
 import resource
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -197,13 +198,25 @@ def expect_repeatable(
 
 
 def smallest(
-    trial: Trial, exercise: Exercise, label: str, case: Case, got: tuple, rounds: int = 40
+    trial: Trial,
+    exercise: Exercise,
+    label: str,
+    case: Case,
+    got: tuple,
+    rounds: int = 150,
+    seconds: float = 2.0,
 ) -> tuple[Case, tuple, tuple]:
     """The smallest case found, from ``exercise.smaller``, on which the answer still differs
-    *in the same way* (the same hint): a smaller case must not hide the mistake it shows."""
+    *in the same way* (the same hint): a smaller case must not hide the mistake it shows.
+
+    Each round is one call into the candidate; ``rounds`` and ``seconds`` bound them all.
+    """
     best, best_got = case, got
     hint = exercise.explain(case, apply(exercise.reference, *case), got).hint
+    stop = time.monotonic() + seconds
     for _ in range(rounds):
+        if time.monotonic() > stop:
+            break
         tries = exercise.smaller(best)
         if not tries:
             break

@@ -17,6 +17,7 @@ import ast
 import heapq
 import socket
 import struct
+import sys
 import time
 from pathlib import Path
 
@@ -707,3 +708,15 @@ def test_6_3_on_a_stream_pair_where_packets_are_missing(capsys, monkeypatch):
     assert check_6_3(ShouterWithPartition, seed=1).passed, capsys.readouterr().out
     assert not check_6_3(ShouterWithAClassBuffer, seed=1).passed
     ShouterWithAClassBuffer.buffer.clear()
+
+
+def split_lines_that_asks_for_too_much(buffer):
+    return [bytes(bytearray(3 << 30))]  # more than the candidate may have
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS as Linux keeps it")
+def test_a_candidate_running_a_driver_has_bounded_memory(capsys):
+    """A runaway answer gets MemoryError in its own process, not the shared machine's memory."""
+    assert not check_6_1(split_lines_that_asks_for_too_much, seed=1).passed
+    status, out = verdict_of(capsys)
+    assert status == "failed" and "MemoryError" in out.splitlines()[0], out

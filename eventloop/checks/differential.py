@@ -18,7 +18,6 @@ the ✗ names the shortest input found, not the 70,000-byte one that first faile
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,11 +61,13 @@ def on_arguments(
 def limit_memory() -> None:
     """Cap the candidate's address space once (where the platform allows it)."""
     try:
+        import resource  # not on Windows, where the judge does not run either
+
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if soft == resource.RLIM_INFINITY:
             wanted = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
             resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
-    except (ValueError, OSError, AttributeError):  # macOS refuses some limits: run without
+    except (ImportError, ValueError, OSError, AttributeError):  # macOS refuses some: go on
         pass
 
 

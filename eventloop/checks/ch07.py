@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import time
 from collections.abc import Callable
 
 from eventloop.checks import CheckFailed, Verdict, expect_equal, verdict
@@ -180,6 +181,11 @@ def hint_7_1(case: Case, timeout: float, result: object) -> str:
         return "keep the fraction: round() or int() makes the loop wake early or late"
     if same_timeout(abs(earliest - now), result):
         return "a deadline already past means 0, not how long ago it was: max(0.0, ...)"
+    if abs(result - max(0.0, earliest - time.monotonic())) < 5.0:
+        return (
+            "use the now you are given, not time.monotonic(): the loop passes the moment it "
+            "read once for the whole iteration (and a test passes a made-up one)"
+        )
     if result == 2.5:
         return "the 2.5 of the example is one case: compute min(deadlines) - now"
     return (

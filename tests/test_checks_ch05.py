@@ -217,7 +217,9 @@ def test_5_4_real_flood_catches_a_rule_that_never_resumes(capsys, monkeypatch):
     """Past the table, the flood itself fails a server that never reads again."""
     from eventloop.checks import ch05_watermarks
 
-    monkeypatch.setattr(ch05_watermarks, "run_5_4", lambda f: ch05_watermarks.flood_with(f))
+    monkeypatch.setattr(
+        ch05_watermarks, "run_5_4", lambda trial: ch05_watermarks.flood_with(trial["should_read"])
+    )
     assert not check_5_4(lambda reading, queued, high, low: reading and queued <= high).passed
     status, out = verdict_of(capsys)
     assert status == "failed" and "never resumed" in out, out

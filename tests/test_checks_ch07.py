@@ -308,7 +308,7 @@ RIGHT = [
 WRONG = [
     pytest.param(check_7_1, first_in_the_list, "not sorted", id="7.1 deadlines[0]"),
     pytest.param(check_7_1, zero_becomes_none, "or None", id="7.1 0 or None"),
-    pytest.param(check_7_1, rounded, "subtract now", id="7.1 rounded"),
+    pytest.param(check_7_1, rounded, "round()", id="7.1 rounded"),
     pytest.param(check_7_2, every_if_truthy, "is False", id="7.2 if callback():"),
     pytest.param(check_7_2, every_from_now_after_the_work, "deadline", id="7.2 from loop.time()"),
     pytest.param(

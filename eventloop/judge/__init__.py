@@ -12,6 +12,8 @@ stay in the judge, which trusts only what it observes.
     trial       a judged check: generated cases in one candidate, and a verdict that says whose
                 fault it is (the learner's code, the check itself, or nobody's)
 
-Chapters whose checks are judged this way so far: 03. The others still run in the
-learner's process (``eventloop.checks.verdict``), the way every check did before.
+Exercises judged this way so far: 2.1-2.3, 3.1-3.3, 5.4, 6.1-6.3 and 7.1
+(``eventloop.checks.differential`` compares plain-value answers with a reference).
+The others still run in the learner's process (``eventloop.checks.verdict``), the way
+every check did before.
 """

@@ -403,7 +403,7 @@ def expect_resting(trial: Trial, servers: list[socket.socket], client: socket.so
 
 def check_3_3(
     tcp_echo: Callable[[socket.socket, int], None],
-    time_limit: float = 5,
+    time_limit: float = 8,
     seed: int | None = None,
 ) -> Verdict:
     """``tcp_echo`` serves its clients (one by one, or together) and returns once all have left."""
@@ -469,12 +469,12 @@ def serve_clients(
         connections: list[socket.socket] = []
         try:
             if together:
-                connections = [socket.create_connection(address, timeout=2) for _ in messages]
+                connections = [socket.create_connection(address, timeout=4) for _ in messages]
                 for index in reversed(range(len(messages))):
                     talk(index, connections[index])
             else:
                 for index in range(len(messages)):
-                    with socket.create_connection(address, timeout=2) as sock:
+                    with socket.create_connection(address, timeout=4) as sock:
                         talk(index, sock)
         except OSError as error:
             errors.append(f"{type(error).__name__}: {error}")

@@ -17,11 +17,390 @@ import socket
 import pytest
 from exercise_checks import verdict_of
 
+from eventloop.checks.ch01 import check_1_1, check_1_2, check_1_3
 from eventloop.checks.ch04 import check_4_1, check_4_2, check_4_3, check_4_4
 from eventloop.handlers import EventHandler, StopLoop
 from eventloop.udp import MAX_DATAGRAM, UDPEchoServer, UDPServer
 
 SEEDS = [11, 22, 33]
+
+# --- 1.1 udp_request -----------------------------------------------------------------------------
+
+
+def request_returning_the_message(address, message, timeout):
+    """Fitted to an echo server: returns what it sent once anything came back."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(message, address)
+        try:
+            sock.recvfrom(65535)
+        except TimeoutError:
+            return None
+        return message
+
+
+def request_with_its_own_timeout(address, message, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.1)
+        sock.sendto(message, address)
+        try:
+            return sock.recvfrom(65535)[0]
+        except TimeoutError:
+            return None
+
+
+def request_stripped(address, message, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(message, address)
+        try:
+            return sock.recvfrom(65535)[0].strip()
+        except TimeoutError:
+            return None
+
+
+def request_decoded(address, message, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(message, address)
+        try:
+            return sock.recvfrom(65535)[0].decode(errors="replace")
+        except TimeoutError:
+            return None
+
+
+kept_sockets: dict = {}
+
+
+def request_on_a_kept_socket(address, message, timeout):
+    """State kept: one socket for every call, never closed."""
+    sock = kept_sockets.setdefault("sock", socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    sock.settimeout(timeout)
+    sock.sendto(message, address)
+    try:
+        return sock.recvfrom(65535)[0]
+    except TimeoutError:
+        return None
+
+
+def request_with_a_4k_buffer(address, message, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(message, address)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return None
+
+
+def request_connected(address, message, timeout):
+    """Right, written differently: a connected UDP socket, send and recv."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.settimeout(timeout)
+        sock.send(message)
+        try:
+            return sock.recv(MAX_DATAGRAM)
+        except TimeoutError:
+            return None
+
+
+def request_with_a_selector(address, message, timeout):
+    """Right, written differently: non-blocking, a selector waits, try/finally closes."""
+    import selectors
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.sendto(message, address)
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                return None
+        return sock.recvfrom(65535)[0]
+    finally:
+        sock.close()
+
+
+# --- 1.2 serve_with_threads ----------------------------------------------------------------------
+
+shared_transcripts: list = []
+
+
+def serve_into_a_module_list(listener, n):
+    """State kept: the module's list is extended, never emptied."""
+    import threading
+
+    start = len(shared_transcripts)
+    shared_transcripts.extend([b""] * n)
+
+    def serve(conn, index):
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+                shared_transcripts[index] += data
+
+    threads = []
+    for number in range(n):
+        conn, _ = listener.accept()
+        threads.append(threading.Thread(target=serve, args=(conn, start + number)))
+        threads[-1].start()
+    for thread in threads:
+        thread.join()
+    return shared_transcripts
+
+
+def serve_in_finishing_order(listener, n):
+    import threading
+
+    done = []
+
+    def serve(conn):
+        transcript = b""
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+                transcript += data
+        done.append(transcript)
+
+    threads = [threading.Thread(target=serve, args=(listener.accept()[0],)) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done
+
+
+def serve_joining_each(listener, n):
+    import threading
+
+    transcripts = [b""] * n
+
+    def serve(conn, number):
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+                transcripts[number] += data
+
+    for number in range(n):
+        thread = threading.Thread(target=serve, args=(listener.accept()[0], number))
+        thread.start()
+        thread.join()
+    return transcripts
+
+
+def serve_joining_the_first_only(listener, n):
+    import threading
+
+    transcripts = [b""] * n
+
+    def serve(conn, number):
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+                transcripts[number] += data
+
+    threads = []
+    for number in range(n):
+        threads.append(threading.Thread(target=serve, args=(listener.accept()[0], number)))
+        threads[-1].start()
+    threads[0].join()
+    return transcripts
+
+
+def serve_stripping(listener, n):
+    import threading
+
+    transcripts = [b""] * n
+
+    def serve(conn, number):
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+                transcripts[number] += data.strip()
+
+    threads = [threading.Thread(target=serve, args=(listener.accept()[0], k)) for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return transcripts
+
+
+def serve_three(listener, n):
+    """Fitted to the example's three clients."""
+    import threading
+
+    transcripts = [b""] * 3
+
+    def serve(conn, number):
+        with conn:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+                transcripts[number] += data
+
+    threads = [threading.Thread(target=serve, args=(listener.accept()[0], k)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return transcripts
+
+
+def serve_with_a_pool(listener, n):
+    """Right, written differently: a thread pool, each future returns its transcript."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def serve(conn):
+        parts = []
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return b"".join(parts)
+                conn.sendall(data)
+                parts.append(data)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(serve, listener.accept()[0]) for _ in range(n)]
+        return [future.result() for future in futures]
+
+
+def serve_with_thread_objects(listener, n):
+    """Right, written differently: a Thread subclass keeps its own bytearray."""
+    import threading
+
+    class Client(threading.Thread):
+        def __init__(self, conn):
+            super().__init__()
+            self.conn, self.seen = conn, bytearray()
+
+        def run(self):
+            try:
+                while chunk := self.conn.recv(1000):
+                    self.seen += chunk
+                    self.conn.sendall(chunk)
+            finally:
+                self.conn.close()
+
+    clients = []
+    while len(clients) < n:
+        clients.append(Client(listener.accept()[0]))
+        clients[-1].start()
+    for client in clients:
+        client.join()
+    return [bytes(client.seen) for client in clients]
+
+
+# --- 1.3 upper_once ------------------------------------------------------------------------------
+
+
+def upper_returning_the_reply(ready, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        ready(sock.getsockname())
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(data.upper(), sender)
+        return data.upper()
+
+
+def upper_with_a_1k_buffer(ready, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        ready(sock.getsockname())
+        data, sender = sock.recvfrom(1024)
+        sock.sendto(data.upper(), sender)
+        return data
+
+
+def upper_without_the_timeout(ready, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        ready(sock.getsockname())
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(data.upper(), sender)
+        return data
+
+
+def upper_swallowing_the_timeout(ready, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        ready(sock.getsockname())
+        try:
+            data, sender = sock.recvfrom(65535)
+        except TimeoutError:
+            return b""
+        sock.sendto(data.upper(), sender)
+        return data
+
+
+def upper_closing_only_on_error(ready, timeout):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        ready(sock.getsockname())
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(data.upper(), sender)
+        return data
+    except BaseException:
+        sock.close()
+        raise
+
+
+def upper_from_a_fresh_socket(ready, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        ready(sock.getsockname())
+        data, sender = sock.recvfrom(65535)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            out.sendto(data.upper(), sender)
+        return data
+
+
+def upper_ready_before_bind(ready, timeout):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ready(sock.getsockname())
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(data.upper(), sender)
+        return data
+
+
+def upper_with_closing(ready, timeout):
+    """Right, written differently: contextlib.closing, recv buffer of MAX_DATAGRAM."""
+    from contextlib import closing
+
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as sock:
+        sock.settimeout(timeout)
+        sock.bind(("127.0.0.1", 0))
+        host, port = sock.getsockname()
+        ready((host, port))
+        data, sender = sock.recvfrom(MAX_DATAGRAM)
+        sock.sendto(data.upper(), sender)
+    return data
+
+
+def upper_closing_in_except_and_after(ready, timeout):
+    """Right, written differently: closed in an except that re-raises, and after success."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        ready(sock.getsockname())
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(bytes(data).upper(), sender)
+    except BaseException:
+        sock.close()
+        raise
+    sock.close()
+    return data
+
 
 # --- 4.1 UDPUpperServer --------------------------------------------------------------------------
 
@@ -515,6 +894,25 @@ class AskerConnectedOneAtATime(EventHandler):
 # --- the verdicts ---------------------------------------------------------------------------------
 
 WRONG = [
+    (check_1_1, request_returning_the_message),
+    (check_1_1, request_with_its_own_timeout),
+    (check_1_1, request_stripped),
+    (check_1_1, request_decoded),
+    (check_1_1, request_on_a_kept_socket),
+    (check_1_1, request_with_a_4k_buffer),
+    (check_1_2, serve_into_a_module_list),
+    (check_1_2, serve_in_finishing_order),
+    (check_1_2, serve_joining_each),
+    (check_1_2, serve_joining_the_first_only),
+    (check_1_2, serve_stripping),
+    (check_1_2, serve_three),
+    (check_1_3, upper_returning_the_reply),
+    (check_1_3, upper_with_a_1k_buffer),
+    (check_1_3, upper_without_the_timeout),
+    (check_1_3, upper_swallowing_the_timeout),
+    (check_1_3, upper_closing_only_on_error),
+    (check_1_3, upper_from_a_fresh_socket),
+    (check_1_3, upper_ready_before_bind),
     (check_4_1, UpperToFirstSender),
     (check_4_1, UpperDecoded),
     (check_4_1, UpperLatin1),
@@ -548,6 +946,12 @@ WRONG = [
 ]
 
 RIGHT = [
+    (check_1_1, request_connected),
+    (check_1_1, request_with_a_selector),
+    (check_1_2, serve_with_a_pool),
+    (check_1_2, serve_with_thread_objects),
+    (check_1_3, upper_with_closing),
+    (check_1_3, upper_closing_in_except_and_after),
     (check_4_1, UpperDrainingAll),
     (check_4_1, UpperByTable),
     (check_4_2, CountingOnItsOwn),

@@ -372,6 +372,17 @@ def upper_ready_before_bind(ready, timeout):
         return data
 
 
+def upper_everywhere_telling_loopback(ready, timeout):
+    """Bound on every interface, while ready() is told 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("", 0))
+        sock.settimeout(timeout)
+        ready(("127.0.0.1", sock.getsockname()[1]))
+        data, sender = sock.recvfrom(65535)
+        sock.sendto(data.upper(), sender)
+        return data
+
+
 def upper_with_closing(ready, timeout):
     """Right, written differently: contextlib.closing, recv buffer of MAX_DATAGRAM."""
     from contextlib import closing
@@ -913,6 +924,7 @@ WRONG = [
     (check_1_3, upper_closing_only_on_error),
     (check_1_3, upper_from_a_fresh_socket),
     (check_1_3, upper_ready_before_bind),
+    (check_1_3, upper_everywhere_telling_loopback),
     (check_4_1, UpperToFirstSender),
     (check_4_1, UpperDecoded),
     (check_4_1, UpperLatin1),

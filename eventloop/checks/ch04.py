@@ -531,6 +531,14 @@ def run_4_3(trial: Trial) -> None:
             )
 
 
+BUFFER_SIZES = sorted({2**k for k in range(17)} | set(range(1000, 65001, 500)) | {1400, 1500})
+"""Receive buffers a learner might choose: a count that fits one of them was cut by it."""
+
+
+def count_words(text: bytes) -> bytes:
+    return str(len(text.split())).encode()
+
+
 def words_hint(
     plan: list[tuple[int, bytes]], clients: int, got: list[list[bytes]], wanted: list[list[bytes]]
 ) -> str:
@@ -545,8 +553,14 @@ def words_hint(
         )
     if any(not g.isdigit() for _, g, _ in wrong):
         return "reply with the count as digits: str(count).encode(), e.g. b'3'"
-    if any(int(g) == len(t) for t, g, _ in wrong):
+    if all(int(g) == len(t) for t, g, _ in wrong):
         return "len(data) counts bytes: count the words, len(data.split())"
+    if all(g in (b"0", b"1") for _, g, _ in pairs):
+        return (
+            "every count is 0 or 1: the datagram was cut to its first byte when it was read "
+            "(recvfrom(1)). Read the whole datagram: recvfrom(65535) "
+            "(eventloop.udp.MAX_DATAGRAM), up to 65507 bytes"
+        )
     if len({g for _, g, _ in pairs}) == 1 < len({w for _, _, w in pairs}):
         return "count the words of each datagram: len(data.split()), not a fixed number"
     if any(int(g) > len(re.findall(rb"[ \t\n]", t)) + 1 for t, g, _ in wrong):
@@ -560,19 +574,10 @@ def words_hint(
             "newlines) and drops empty pieces; split(b' ') counts the empty pieces around "
             "extra spaces and misses newlines"
         )
-    right = [t for t, g, w in pairs if g == w]
-    if all(g in (b"0", b"1") for _, g, _ in pairs) or max(map(len, right), default=0) < min(
-        len(t) for t, _, _ in wrong
-    ):
+    if any(all(g == count_words(t[:size]) for t, g, _ in pairs) for size in BUFFER_SIZES):
         return (
             f"a {max(len(t) for t, _, _ in wrong)}-byte datagram was counted short: it was cut "
-            "when it was read"
-            + (
-                " (recvfrom(1) keeps one byte)"
-                if all(g in (b"0", b"1") for _, g, _ in pairs)
-                else ""
-            )
-            + ". A UDP datagram carries up to 65507 bytes: recvfrom(65535) "
+            "when it was read. A UDP datagram carries up to 65507 bytes: recvfrom(65535) "
             "(eventloop.udp.MAX_DATAGRAM) reads the whole datagram"
         )
     return (

@@ -365,6 +365,9 @@ def serve_round(trial: Trial, talk: Talk) -> None:
             try:
                 transcripts = drive(Named("serve_with_threads"), listener, n)
             except LearnerRaised as raised:
+                player.join(6)
+                if talk.late:  # what it raised later came of the clients giving up on it
+                    raise late_failure() from None
                 if raised.raised.type in ("TimeoutError", "timeout") and "accept" in (
                     raised.raised.traceback
                 ):
@@ -380,13 +383,7 @@ def serve_round(trial: Trial, talk: Talk) -> None:
             player.join(6)
     after = settled(trial, before)
     if talk.late:
-        raise CheckFailed(
-            "the other clients got no echo while client 1 was silent",
-            expected="each client served in its own thread, at the same time",
-            got="client 2 waited until client 1 was done",
-            hint="start a threading.Thread per accepted connection, and only join them "
-            "after accepting all n clients.",
-        )
+        raise late_failure()
     if talk.errors:
         raise CheckFailed(
             f"a client could not talk to your server: {talk.errors[0]}",
@@ -439,6 +436,16 @@ def serve_round(trial: Trial, talk: Talk) -> None:
             got=(trial.candidate.unclosed or [f"{after.descriptors} descriptor(s) still open"])[0],
             hint="in each thread, `with conn:` around the echo loop closes it at EOF.",
         )
+
+
+def late_failure() -> CheckFailed:
+    return CheckFailed(
+        "the other clients got no echo while client 1 was silent",
+        expected="each client served in its own thread, at the same time",
+        got="client 2 waited until client 1 was done",
+        hint="start a threading.Thread per accepted connection, and only join them "
+        "after accepting all n clients.",
+    )
 
 
 def settled(trial: Trial, before: Usage, wait: float = 1.0) -> Usage:

@@ -42,6 +42,9 @@ from eventloop.judge.trial import Trial, judge
 Address = tuple[str, int]
 Reply = tuple[int, bytes, Address]  # (client index, data, sender)
 
+BUFFER_SIZES = sorted({2**k for k in range(17)} | set(range(1000, 65001, 500)) | {1400, 1500})
+"""Receive buffers a learner might choose: a datagram that fits one of them was cut by it."""
+
 
 # --- in the candidate: the course's drivers ------------------------------------------------------
 
@@ -299,7 +302,7 @@ def server_plan(trial: Trial, round_: int, make: Callable[[int], bytes]) -> tupl
     """How many clients, and who sends which datagram: one per client at least, in any order."""
     rng = trial.random
     clients = [1, rng.randint(2, 3), rng.randint(2, 3)][round_ % 3]
-    count = rng.randint(clients, clients + 3)
+    count = rng.randint(max(clients, 2), clients + 3)  # the example, and one more at least
     senders = list(range(clients)) + [rng.randrange(clients) for _ in range(count - clients)]
     rng.shuffle(senders)
     return clients, [(sender, make(index)) for index, sender in enumerate(senders)]
@@ -319,7 +322,8 @@ def upper_payload(trial: Trial, round_: int, index: int) -> bytes:
     if round_ == 0:
         if index == 0:
             return b"hello"
-        words = [rng.choice([b"hello", b"Event", b"loop", b"UDP", b"x", b"mIxEd"]) for _ in "ab"]
+        words = [rng.choice([b"hello", b"Event", b"loop", b"UDP", b"x", b"mIxEd", b"sockets"])
+                 for _ in "ab"]  # fmt: skip
         return rng.choice([b" ", b"\t", b"  "]).join(words) + rng.choice([b"", b"\n", b" "])
     size = rng.choice([0, 1, rng.randint(2, 64), rng.randint(65, 1400), rng.randint(1401, 9000)])
     if index == 0 and round_ == 1:
@@ -366,7 +370,7 @@ def short(lists: list[list[bytes]]) -> str:
 def cut_to(size: int, sent: list[list[bytes]], got: list[list[bytes]]) -> bool:
     """Was every datagram longer than ``size`` cut to ``size`` bytes (a buffer that small)?"""
     pairs = [(d, r) for ds, rs in zip(sent, got) for d, r in zip(ds, rs) if len(d) > size]
-    return all(len(r) == size for _, r in pairs)
+    return size in BUFFER_SIZES and all(len(r) == size for _, r in pairs)
 
 
 def upper_hint(sent: list[list[bytes]], got: list[list[bytes]]) -> str:
@@ -529,10 +533,6 @@ def run_4_3(trial: Trial) -> None:
                 got=f"per client: {short(got)}",
                 hint=words_hint(plan, clients, got, wanted),
             )
-
-
-BUFFER_SIZES = sorted({2**k for k in range(17)} | set(range(1000, 65001, 500)) | {1400, 1500})
-"""Receive buffers a learner might choose: a count that fits one of them was cut by it."""
 
 
 def count_words(text: bytes) -> bytes:

@@ -365,9 +365,10 @@ def serve_round(trial: Trial, talk: Talk) -> None:
             try:
                 transcripts = drive(Named("serve_with_threads"), listener, n)
             except LearnerRaised as raised:
-                player.join(6)
-                if talk.late:  # what it raised later came of the clients giving up on it
-                    raise late_failure() from None
+                if raised.raised.type in GAVE_UP:
+                    player.join(6)
+                    if talk.late:  # what it raised came of the clients giving up on it
+                        raise late_failure() from None
                 if raised.raised.type in ("TimeoutError", "timeout") and "accept" in (
                     raised.raised.traceback
                 ):
@@ -436,6 +437,10 @@ def serve_round(trial: Trial, talk: Talk) -> None:
             got=(trial.candidate.unclosed or [f"{after.descriptors} descriptor(s) still open"])[0],
             hint="in each thread, `with conn:` around the echo loop closes it at EOF.",
         )
+
+
+GAVE_UP = ("BrokenPipeError", "ConnectionResetError", "ConnectionAbortedError", "TimeoutError")
+"""What a server meets on a connection whose client gave up waiting and closed it."""
 
 
 def late_failure() -> CheckFailed:

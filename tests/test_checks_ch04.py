@@ -48,8 +48,8 @@ def test_4_1_not_attempted(capsys):
     "wrong, clue",
     [
         (server_replying(bytes.upper, size=1), "recvfrom(1)"),
-        (server_replying(lambda data: data), "HELLO WORLD"),
-        (UDPServer, "HELLO WORLD"),
+        (server_replying(lambda data: data), "upper()"),
+        (UDPServer, "reply to every datagram"),
         (object, "not an EventHandler"),
     ],
     ids=["recvfrom(1)", "echoes", "never replies", "not a handler"],
@@ -120,7 +120,7 @@ def test_4_2_fails_a_server_that_never_stops(capsys):
 def test_4_2_fails_a_server_that_stops_at_the_wrong_time(capsys, wrong):
     assert not check_4_2(wrong).passed
     status, out = verdict_of(capsys)
-    assert status == "failed" and "echoes before the loop stopped" in out
+    assert status == "failed" and "before the loop stopped" in out
 
 
 # --- 4.3 WordCountServer (pitfall 14) -------------------------------------------------------------
@@ -224,6 +224,10 @@ class WordCountGuarded(UDPServer):
 RIGHT = [
     pytest.param(check_4_1, UpperGuarded, id="4.1 guarded, self.reply"),
     pytest.param(check_4_3, WordCountGuarded, id="4.3 guarded"),
+    # the exercise texts of 4.1 and 4.3 ask for no BlockingIOError guard (4.4's does):
+    # without one, an answer is still right
+    pytest.param(check_4_1, UpperUnguarded, id="4.1 unguarded"),
+    pytest.param(check_4_3, WordCountUnguarded, id="4.3 unguarded"),
 ]
 
 WRONG = [
@@ -231,15 +235,14 @@ WRONG = [
     pytest.param(check_4_1, server_replying(lambda data: data), "upper", id="4.1 echoes"),
     pytest.param(check_4_1, UDPServer, "handle_receive", id="4.1 never replies"),
     pytest.param(check_4_1, object, "UDPServer", id="4.1 not a handler"),
-    pytest.param(check_4_1, UpperUnguarded, "BlockingIOError", id="4.1 no EAGAIN guard"),
-    pytest.param(check_4_1, UpperFirstWordOnly, "handle_receive", id="4.1 first word only"),
+    pytest.param(check_4_1, UpperFirstWordOnly, "split()", id="4.1 first word only"),
     pytest.param(
         check_4_2,
         counting_server(stop_before_reply=True),
         "echo first",
         id="4.2 stops before the reply",
     ),  # fmt: skip
-    pytest.param(check_4_2, counting_server(stop_at=4), "echo first", id="4.2 off by one"),
+    pytest.param(check_4_2, counting_server(stop_at=4), "as soon as", id="4.2 off by one"),
     pytest.param(check_4_2, CountingWithAssignment, "+=", id="4.2 = instead of +="),
     pytest.param(
         check_4_2, CountingReturnsInsteadOfRaising, "raise StopLoop", id="4.2 returns StopLoop"
@@ -252,7 +255,6 @@ WRONG = [
     pytest.param(
         check_4_3, server_replying(words_split_on_space), "split(b' ')", id="4.3 split(b' ')"
     ),  # fmt: skip
-    pytest.param(check_4_3, WordCountUnguarded, "BlockingIOError", id="4.3 no EAGAIN guard"),
     pytest.param(
         check_4_3, server_replying(lambda d: str(len(d)).encode()), "split", id="4.3 counts bytes"
     ),  # fmt: skip

@@ -63,7 +63,8 @@ test: $(STAMP)
 
 # The checks judged outside the learner's process must give the same verdicts on a busy machine
 # (a classroom hub): their tests assert every verdict, run here beside 2 CPU-bound processes per core.
-JUDGED := tests/test_judge.py tests/test_judged_answers*.py tests/test_checks_ch02.py tests/test_checks_ch03.py
+JUDGED := tests/test_judge.py tests/test_judged_answers*.py \
+	tests/test_checks_ch01.py tests/test_checks_ch02.py tests/test_checks_ch03.py tests/test_checks_ch04.py
 
 test-load: $(STAMP)
 	$(BIN)/python tools/with_load.py --per-core 2 -- \

@@ -382,7 +382,7 @@ def serve_round(trial: Trial, talk: Talk) -> None:
             returned = time.monotonic()
         finally:
             player.join(6)
-    after = settled(trial, before)
+    after = trial.left_behind(before)
     if talk.late:
         raise late_failure()
     if talk.errors:
@@ -451,21 +451,6 @@ def late_failure() -> CheckFailed:
         hint="start a threading.Thread per accepted connection, and only join them "
         "after accepting all n clients.",
     )
-
-
-def settled(trial: Trial, before: Usage, wait: float = 1.0) -> Usage:
-    """What the call left, once threads that were joined have had a moment to end.
-
-    ``join`` returns as soon as the thread's Python code is done; the operating
-    system's thread ends a little later. A thread still running after ``wait``
-    seconds is one the answer did not wait for.
-    """
-    deadline = time.monotonic() + wait
-    left = trial.usage() - before
-    while (left.threads > 0 or left.descriptors > 0) and time.monotonic() < deadline:
-        time.sleep(0.02)
-        left = trial.usage() - before
-    return left
 
 
 def expect_transcripts(transcripts: object, expected: list[bytes]) -> None:

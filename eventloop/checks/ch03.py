@@ -517,7 +517,7 @@ def explain_closed_socket(raised: LearnerRaised) -> None:
 
 def expect_nothing_left(trial: Trial, before: Usage) -> None:
     """No connection left open or dropped unclosed, no thread left running."""
-    after = trial.usage() - before
+    after = trial.left_behind(before)
     if trial.candidate.unclosed or after.descriptors > 0:
         raise CheckFailed(
             "a client's connection was never closed",

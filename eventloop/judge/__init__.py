@@ -12,7 +12,7 @@ stay in the judge, which trusts only what it observes.
     trial       a judged check: generated cases in one candidate, and a verdict that says whose
                 fault it is (the learner's code, the check itself, or nobody's)
 
-Exercises judged this way so far: 2.1-2.3, 3.1-3.3, 5.4, 6.1-6.3 and 7.1
+Exercises judged this way so far: 1.1-1.3, 2.1-2.3, 3.1-3.3, 4.1-4.4, 5.4, 6.1-6.3 and 7.1
 (``eventloop.checks.differential`` compares plain-value answers with a reference).
 The others still run in the learner's process (``eventloop.checks.verdict``), the way
 every check did before.

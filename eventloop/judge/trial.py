@@ -68,6 +68,20 @@ class Trial:
         """The candidate's CPU time, threads and descriptors, read from outside."""
         return self.candidate.usage()
 
+    def left_behind(self, before: Usage, wait: float = 1.0) -> Usage:
+        """What a call left (threads, descriptors), once joined threads have had time to end.
+
+        ``join`` returns as soon as a thread's Python code is done; the operating
+        system's thread ends a little later. A thread still running after ``wait``
+        seconds is one the answer did not wait for.
+        """
+        deadline = time.monotonic() + wait
+        left = self.usage() - before
+        while (left.threads > 0 or left.descriptors > 0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            left = self.usage() - before
+        return left
+
     def stopwatch(self) -> Stopwatch:
         """``with trial.stopwatch() as took:`` around a call: see ``Stopwatch``."""
         return Stopwatch(self)

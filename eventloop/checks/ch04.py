@@ -342,15 +342,7 @@ def run_4_1(trial: Trial) -> None:
             f"{len(plan)} datagram(s) of {sizes([d for _, d in plan])}"
             + (", the first b'hello'" if round_ == 0 else ", binary")
         )
-        play = Play(plan, expected=len(plan))
-        try:
-            _, replies = serve_round(trial, [], play, clients)
-        except LearnerRaised as raised:
-            explain_text(raised)
-            raise
-        expect_senders(replies, play.port)
-        wanted = per_client([(c, d.upper()) for c, d in plan], clients)
-        got = per_client([(c, d) for c, d, _ in replies], clients)
+        wanted, got = serve_and_collect(trial, plan, clients, bytes.upper)
         if got != wanted:
             raise CheckFailed(
                 "the replies are not each datagram in upper case, to its sender",
@@ -358,6 +350,28 @@ def run_4_1(trial: Trial) -> None:
                 got=f"per client: {short(got)}",
                 hint=upper_hint(per_client(plan, clients), got),
             )
+
+
+def serve_and_collect(
+    trial: Trial,
+    plan: list[tuple[int, bytes]],
+    clients: int,
+    reply_to: Callable[[bytes], bytes],
+) -> tuple[list[list[bytes]], list[list[bytes]]]:
+    """Serve one round of 4.1 or 4.3: the replies wanted and got, per client, from the server.
+
+    Replies from another socket than the server's fail here; so does the learner's
+    error in the text it was given (named by ``explain_text``).
+    """
+    play = Play(plan, expected=len(plan))
+    try:
+        _, replies = serve_round(trial, [], play, clients)
+    except LearnerRaised as raised:
+        explain_text(raised)
+        raise
+    expect_senders(replies, play.port)
+    wanted = per_client([(c, reply_to(d)) for c, d in plan], clients)
+    return wanted, per_client([(c, d) for c, d, _ in replies], clients)
 
 
 def short(lists: list[list[bytes]]) -> str:
@@ -517,15 +531,7 @@ def run_4_3(trial: Trial) -> None:
             f"{len(plan)} text(s) of {sizes([d for _, d in plan])}"
             + (", the first b'hello big world'" if round_ == 0 else "")
         )
-        play = Play(plan, expected=len(plan))
-        try:
-            _, replies = serve_round(trial, [], play, clients)
-        except LearnerRaised as raised:
-            explain_text(raised)
-            raise
-        expect_senders(replies, play.port)
-        wanted = per_client([(c, str(len(d.split())).encode()) for c, d in plan], clients)
-        got = per_client([(c, d) for c, d, _ in replies], clients)
+        wanted, got = serve_and_collect(trial, plan, clients, count_words)
         if got != wanted:
             raise CheckFailed(
                 "the replies are not the number of words in each datagram, to its sender",
@@ -536,6 +542,7 @@ def run_4_3(trial: Trial) -> None:
 
 
 def count_words(text: bytes) -> bytes:
+    """4.3's worked answer for one datagram: its number of words, as digits."""
     return str(len(text.split())).encode()
 
 

@@ -97,6 +97,7 @@ def drive_server(
             return {"problem": "no socket"}
         port = owned[0].getsockname()[1]
         control.sendall(json.dumps({"port": port}).encode() + b"\n")
+        wait_for_go(control)
         stop = Control(control)
         reason = event_loop(
             [server, stop], until=lambda: stop.stopped, duration=duration, on_error="raise"
@@ -105,6 +106,28 @@ def drive_server(
     finally:
         for sock in sockets_of(server):
             sock.close()
+
+
+def wait_for_go(control: socket.socket, wait: float = 5.0) -> None:
+    """Wait (at most ``wait`` s) until the judge says every datagram of the round is sent.
+
+    So the loop starts with the whole round queued, as a server that was busy would
+    find it, on a quiet machine or a loaded one: an answer that handles only one
+    datagram of what waits shows every time, not only when the clients happen to
+    be quick. Reads the ``go`` line byte by byte, leaving the ``stop`` for ``Control``.
+    """
+    control.settimeout(wait)
+    try:
+        line = b""
+        while not line.endswith(b"\n"):
+            byte = control.recv(1)
+            if not byte:
+                return
+            line += byte
+    except TimeoutError:
+        pass
+    finally:
+        control.settimeout(None)
 
 
 def drive_asker(
@@ -194,6 +217,10 @@ def play_clients(control: socket.socket, clients: list[socket.socket], play: Pla
         return
     for client, data in play.plan:
         clients[client].sendto(data, ("127.0.0.1", play.port))
+    try:
+        control.sendall(b"go\n")  # the whole round is queued: the server's loop may start
+    except OSError:
+        return
     began = last = time.monotonic()
     while not play.done.is_set():
         now = time.monotonic()
